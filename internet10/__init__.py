@@ -1,0 +1,1 @@
+"""Internet10: multi-chapter virtual conferences and event hubs for Internet Society chapters."""

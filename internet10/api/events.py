@@ -1,0 +1,212 @@
+"""Events API: organisers create and change events; everyone reads published ones."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StrictBool, StrictInt
+from quart import Blueprint
+from quart_schema import validate_querystring, validate_request, validate_response
+
+from internet10.api.schemas import ErrorBody, Line, Strict, Text, TimeZone, UTCDateTime, iso_utc
+from internet10.models import Event, EventKind, EventStatus
+from internet10.services import events as service
+from internet10.web import current_principal, state
+
+blueprint = Blueprint("api_events", __name__, url_prefix="/api/v1/events")
+
+Minutes = Annotated[StrictInt, Field(gt=0, le=14 * 24 * 60)]
+Count = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+
+
+class EventCreate(Strict):
+    kind: Literal["internet10", "hub"]
+    title: Line
+    description: Text = ""
+    starts_at: UTCDateTime
+    duration_minutes: Minutes
+    timezone: TimeZone
+    capacity: Count
+    participant_target: Count | None = Field(
+        default=None, description="Defaults to 150 for Internet10, to the capacity for a hub."
+    )
+    upstream_event: Line | None = None
+    venue: Line | None = None
+    seats: Count | None = None
+    bookings_need_approval: StrictBool = False
+
+
+class EventUpdate(Strict):
+    title: Line | None = None
+    description: Text | None = None
+    starts_at: UTCDateTime | None = None
+    duration_minutes: Minutes | None = None
+    timezone: TimeZone | None = None
+    capacity: Count | None = None
+    participant_target: Count | None = None
+    upstream_event: Line | None = None
+    venue: Line | None = None
+    seats: Count | None = None
+    bookings_need_approval: StrictBool | None = None
+
+
+class EventOut(BaseModel):
+    id: int
+    kind: str
+    title: str
+    description: str
+    starts_at: str
+    ends_at: str
+    duration_minutes: int
+    timezone: str
+    capacity: int
+    participant_target: int
+    status: str
+    upstream_event: str | None
+    venue: str | None
+    seats: int | None
+    bookings_need_approval: bool
+    sequence: int
+    public_url: str
+
+
+class EventList(BaseModel):
+    events: list[EventOut]
+
+
+class EventQuery(BaseModel):
+    kind: Literal["internet10", "hub"] | None = None
+
+
+INTERNET10_TARGET = 150
+
+
+def event_out(event: Event) -> EventOut:
+    return EventOut(
+        id=event.id,
+        kind=event.kind,
+        title=event.title,
+        description=event.description,
+        starts_at=iso_utc(event.starts_at),
+        ends_at=iso_utc(event.ends_at),
+        duration_minutes=event.duration_minutes,
+        timezone=event.timezone,
+        capacity=event.capacity,
+        participant_target=event.participant_target,
+        status=event.status,
+        upstream_event=event.upstream_event,
+        venue=event.venue,
+        seats=event.seats,
+        bookings_need_approval=event.bookings_need_approval,
+        sequence=event.sequence,
+        public_url=f"{state().settings.base_url_str}/events/{event.id}",
+    )
+
+
+
+
+@blueprint.post("")
+@validate_request(EventCreate)
+@validate_response(EventOut, 201)
+@validate_response(ErrorBody, 401)
+@validate_response(ErrorBody, 403)
+@validate_response(ErrorBody, 422)
+async def create_event(data: EventCreate) -> tuple[EventOut, int]:
+    """Create an event (organisers). It starts as a draft."""
+    principal = await current_principal()
+    st = state()
+    target = data.participant_target
+    if target is None:
+        target = INTERNET10_TARGET if data.kind == "internet10" else data.capacity
+    fields = service.EventFields(
+        kind=EventKind(data.kind),
+        title=data.title,
+        description=data.description,
+        starts_at=data.starts_at,
+        duration_minutes=data.duration_minutes,
+        timezone=data.timezone,
+        capacity=data.capacity,
+        participant_target=target,
+        upstream_event=data.upstream_event,
+        venue=data.venue,
+        seats=data.seats,
+        bookings_need_approval=data.bookings_need_approval,
+    )
+    async with st.db.write() as db:
+        event = await service.create_event(db, principal, fields, now=st.now())
+        return event_out(event), 201
+
+
+@blueprint.get("")
+@validate_querystring(EventQuery)
+@validate_response(EventList, 200)
+@validate_response(ErrorBody, 401)
+async def list_events(query_args: EventQuery) -> EventList:
+    """Published events for everyone; drafts too for organisers."""
+    principal = await current_principal()
+    st = state()
+    kind = EventKind(query_args.kind) if query_args.kind else None
+    async with st.db.read() as db:
+        rows = await service.list_events(db, principal, kind=kind)
+        return EventList(events=[event_out(e) for e in rows])
+
+
+@blueprint.get("/<int:event_id>")
+@validate_response(EventOut, 200)
+@validate_response(ErrorBody, 401)
+@validate_response(ErrorBody, 404)
+async def get_event(event_id: int) -> EventOut:
+    principal = await current_principal()
+    st = state()
+    async with st.db.read() as db:
+        return event_out(await service.get_event(db, principal, event_id))
+
+
+@blueprint.patch("/<int:event_id>")
+@validate_request(EventUpdate)
+@validate_response(EventOut, 200)
+@validate_response(ErrorBody, 401)
+@validate_response(ErrorBody, 403)
+@validate_response(ErrorBody, 404)
+@validate_response(ErrorBody, 409)
+@validate_response(ErrorBody, 422)
+async def update_event(event_id: int, data: EventUpdate) -> EventOut:
+    """Change an event (organisers). Only the fields given change."""
+    principal = await current_principal()
+    st = state()
+    changes = service.EventChanges(**data.model_dump(exclude_unset=True, exclude_none=True))
+    async with st.db.write() as db:
+        return event_out(
+            await service.update_event(db, principal, event_id, changes, now=st.now())
+        )
+
+
+async def _transition(event_id: int, target: EventStatus) -> EventOut:
+    principal = await current_principal()
+    st = state()
+    async with st.db.write() as db:
+        return event_out(
+            await service.change_status(db, principal, event_id, target, now=st.now())
+        )
+
+
+@blueprint.post("/<int:event_id>/publish")
+@validate_response(EventOut, 200)
+@validate_response(ErrorBody, 401)
+@validate_response(ErrorBody, 403)
+@validate_response(ErrorBody, 404)
+@validate_response(ErrorBody, 409)
+async def publish_event(event_id: int) -> EventOut:
+    """Publish a draft (organisers). Publishing twice is harmless."""
+    return await _transition(event_id, EventStatus.PUBLISHED)
+
+
+@blueprint.post("/<int:event_id>/cancel")
+@validate_response(EventOut, 200)
+@validate_response(ErrorBody, 401)
+@validate_response(ErrorBody, 403)
+@validate_response(ErrorBody, 404)
+@validate_response(ErrorBody, 409)
+async def cancel_event(event_id: int) -> EventOut:
+    """Cancel an event (organisers) that has not ended."""
+    return await _transition(event_id, EventStatus.CANCELLED)

@@ -1,0 +1,179 @@
+"""The application factory: ``create_app(settings, dependencies=...)``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from quart import Quart, Response, g, render_template, request
+from quart_auth import QuartAuth
+from quart_babel import Babel
+from quart_schema import QuartSchema, RequestSchemaValidationError
+from redis.asyncio import Redis
+from werkzeug.exceptions import HTTPException
+
+from internet10 import __doc__ as about
+from internet10.api import events as api_events
+from internet10.api import health
+from internet10.db import Database
+from internet10.errors import DomainError
+from internet10.pages import public, staff
+from internet10.pages.csrf import check_csrf, csrf_token
+from internet10.settings import Settings
+from internet10.state import AppState, Dependencies
+from internet10.web import LANG_COOKIE, LANGUAGES, select_language, state
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent
+TEMPLATES = ROOT.parent / "templates"
+TRANSLATIONS = ROOT / "translations"
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+# The interactive API docs page loads its viewer from a CDN; it is a developer tool, not a page
+# our attendees open, so it gets a looser policy of its own.
+DOCS_PATHS = ("/docs", "/redocs", "/scalar")
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith(("/api/", "/webhooks/")) or path in ("/openapi.json", "/healthz", "/readyz")
+
+
+def _pydantic_errors(exc: RequestSchemaValidationError) -> tuple[str | None, str]:
+    error = exc.validation_error
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        items = errors()
+        if items:
+            first = items[0]
+            loc = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
+            msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+            return loc or None, f"{loc}: {msg}" if loc else msg
+    return None, "The request body is not a JSON object of the expected shape."
+
+
+def create_app(settings: Settings, *, dependencies: Dependencies | None = None) -> Quart:
+    deps = dependencies or Dependencies()
+    app = Quart(__name__, template_folder=str(TEMPLATES), static_folder=str(ROOT / "static"))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies and not settings.demo,
+        QUART_AUTH_COOKIE_SECURE=settings.secure_cookies and not settings.demo,
+        QUART_AUTH_COOKIE_SAMESITE="Lax",
+        QUART_AUTH_COOKIE_HTTP_ONLY=True,
+        QUART_AUTH_MODE="cookie",
+        QUART_SCHEMA_CONVERT_CASING=False,
+    )
+    st = AppState(settings=settings, dependencies=deps)
+    app.extensions["internet10"] = st
+
+    QuartAuth(app)
+    QuartSchema(
+        app,
+        info={"title": "Internet10 API", "version": "1", "description": (about or "").strip()},
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+    )
+    Babel(
+        app,
+        default_locale=settings.default_language,
+        default_translation_directories=str(TRANSLATIONS),
+        default_timezone="UTC",
+        locale_selector=select_language,
+    )
+    app.jinja_env.globals.update(csrf_token=csrf_token, languages=LANGUAGES)
+    app.jinja_env.autoescape = True
+
+    for bp in (health.blueprint, api_events.blueprint, public.blueprint, staff.blueprint):
+        app.register_blueprint(bp)
+
+    @app.before_serving
+    async def _open() -> None:
+        st.database = deps.database
+        if st.database is None:
+            st.database = Database(settings)
+            st.owned.append("database")
+        st.redis = deps.redis
+        if st.redis is None and settings.redis_url:
+            st.redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+            st.owned.append("redis")
+
+    @app.after_serving
+    async def _close() -> None:
+        if "redis" in st.owned and st.redis is not None:
+            await st.redis.aclose()
+        if "database" in st.owned and st.database is not None:
+            await st.database.dispose()
+        st.owned.clear()
+
+    @app.before_request
+    async def _before() -> None:
+        g.language = select_language()
+        if not _is_api(request.path):
+            await check_csrf()
+
+    @app.after_request
+    async def _after(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            if request.path.startswith(DOCS_PATHS) and name == "Content-Security-Policy":
+                continue
+            response.headers.setdefault(name, value)
+        asked = request.args.get("lang")
+        if asked in LANGUAGES and request.cookies.get(LANG_COOKIE) != asked:
+            response.set_cookie(
+                LANG_COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                secure=app.config["SESSION_COOKIE_SECURE"],
+            )
+        response.vary.add("Accept-Language")
+        response.vary.add("Cookie")
+        return response
+
+    async def _error(status: int, code: str, message: str, field: str | None = None) -> Any:
+        if _is_api(request.path):
+            body: dict[str, Any] = {"code": code, "message": message}
+            if field:
+                body["field"] = field
+            return body, status
+        return await render_template("errors/error.html", status=status, message=message), status
+
+    @app.errorhandler(DomainError)
+    async def _domain(exc: DomainError) -> Any:
+        response = await _error(exc.status, exc.code, exc.message, exc.field)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            body, status = response
+            return body, status, {"Retry-After": str(retry_after)}
+        return response
+
+    @app.errorhandler(RequestSchemaValidationError)
+    async def _invalid(exc: RequestSchemaValidationError) -> Any:
+        field, message = _pydantic_errors(exc)
+        if isinstance(exc.validation_error, TypeError | ValueError) and field is None:
+            return await _error(400, "MALFORMED_BODY", message)
+        return await _error(422, "VALIDATION_ERROR", message, field)
+
+    @app.errorhandler(HTTPException)
+    async def _http(exc: HTTPException) -> Any:
+        status = exc.code or 500
+        code = (exc.name or "error").upper().replace(" ", "_")
+        if status == 400 and "csrf" in type(exc).__name__.lower():
+            code = "CSRF_FAILED"
+        return await _error(status, code, exc.description or exc.name or "Error")
+
+    @app.errorhandler(Exception)
+    async def _unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return await _error(500, "INTERNAL_ERROR", "Something went wrong on our side.")
+
+    return app

@@ -1,0 +1,217 @@
+"""The ``internet10`` command: demo, serve, worker, db upgrade, users create."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.run import run as hypercorn_run
+
+from internet10 import migrate
+from internet10.app import create_app
+from internet10.db import Database
+from internet10.errors import DomainError
+from internet10.jobs.handlers import build_handlers
+from internet10.jobs.worker import Worker
+from internet10.models import Role
+from internet10.services import auth
+from internet10.settings import Settings, SettingsError, load_settings
+from internet10.state import Dependencies, utcnow
+
+DEMO_DATABASE = "sqlite+aiosqlite:///var/demo.sqlite3"
+
+
+def _progress(message: str) -> None:
+    print(f"· {message}", flush=True)
+
+
+def hypercorn_config(bind: str, workers: int = 1) -> HypercornConfig:
+    config = HypercornConfig()
+    config.bind = [bind]
+    config.workers = workers
+    config.backlog = 2048  # bursts of hundreds of simultaneous connections must not be refused
+    config.accesslog = None
+    config.graceful_timeout = 10
+    return config
+
+
+async def _serve_with_worker(settings: Settings, bind: str) -> None:
+    """One process: the app and an in-process job worker (the demo's shape)."""
+    database = Database(settings)
+    app = create_app(settings, dependencies=Dependencies(database=database))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    worker = Worker(database=database, handlers=build_handlers(settings))
+    worker_task = asyncio.create_task(worker.run_forever(stop))
+    try:
+        await hypercorn_serve(app, hypercorn_config(bind), shutdown_trigger=stop.wait)
+    finally:
+        stop.set()
+        await worker_task
+        await database.dispose()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    overrides: dict[str, object] = {"demo": True, "secure_cookies": False}
+    if not os.environ.get("INTERNET10_DATABASE_URL"):
+        overrides["database_url"] = DEMO_DATABASE
+    if not os.environ.get("INTERNET10_BASE_URL"):
+        overrides["base_url"] = f"http://{args.bind}"
+    settings = load_settings(os.environ, **overrides)
+    _progress(f"migrating {settings.database_url}")
+    migrate.upgrade(settings.database_url)
+
+    async def prepare() -> None:
+        from internet10 import demo
+
+        database = Database(settings)
+        try:
+            now = utcnow()
+            seeded = await demo.seed(database, now=now)
+            _progress("seeded demo data" if seeded else "demo data already present")
+            links = await demo.login_links(database, settings.base_url_str, now=now)
+        finally:
+            await database.dispose()
+        print(f"\nInternet10 demo on {settings.base_url_str}/")
+        print("One-time sign-in links (valid 24 h):")
+        print(f"  organiser        {links.organiser}")
+        print(f"  chapter delegate {links.delegate}")
+        print(f"  moderator        {links.moderator}")
+        print(f"  hub coordinator  {links.hub_coordinator}")
+        print("Organiser password sign-in: organiser@demo.internet10.test / internet10-demo\n")
+
+    asyncio.run(prepare())
+    if args.no_serve:
+        return 0
+    asyncio.run(_serve_with_worker(settings, args.bind))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = load_settings(os.environ)
+    if args.workers > 1:
+        config = hypercorn_config(args.bind, args.workers)
+        config.application_path = "internet10.asgi:app"
+        hypercorn_run(config)
+        return 0
+    app = create_app(settings)
+    asyncio.run(hypercorn_serve(app, hypercorn_config(args.bind)))  # type: ignore[arg-type]  # hypercorn's ASGI union type does not list Quart
+    return 0
+
+
+def cmd_worker(_args: argparse.Namespace) -> int:
+    settings = load_settings(os.environ)
+
+    async def run() -> None:
+        database = Database(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        worker = Worker(database=database, handlers=build_handlers(settings))
+        _progress(f"worker {worker.worker_id} running; Ctrl-C stops it")
+        try:
+            await worker.run_forever(stop)
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = load_settings(os.environ)
+    _progress(f"upgrading {settings.database_url.split('@')[-1]} to {args.revision}")
+    migrate.upgrade(settings.database_url, args.revision)
+    _progress("done")
+    return 0
+
+
+def cmd_users_create(args: argparse.Namespace) -> int:
+    settings = load_settings(os.environ)
+
+    async def run() -> auth.CreatedUser:
+        database = Database(settings)
+        try:
+            async with database.write() as db:
+                return await auth.create_user(
+                    db,
+                    email=args.email,
+                    role=Role(args.role),
+                    now=utcnow(),
+                    name=args.name or "",
+                    password=os.environ.get("INTERNET10_NEW_USER_PASSWORD") or None,
+                    chapter_code=args.chapter,
+                    event_id=args.event,
+                )
+        finally:
+            await database.dispose()
+
+    created = asyncio.run(run())
+    print(f"user {created.email} (id {created.user_id}) has the role {args.role}")
+    print("API token (shown once; send it as 'Authorization: Bearer <token>'):")
+    print(created.api_token)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="internet10", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="migrate, seed and serve a local demo (SQLite)")
+    demo.add_argument("--bind", default="127.0.0.1:8000")
+    demo.add_argument("--no-serve", action="store_true", help="prepare and print links only")
+    demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="serve the app with Hypercorn")
+    serve.add_argument("--bind", default="127.0.0.1:8000")
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run durable jobs")
+    worker.set_defaults(func=cmd_worker)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="apply migrations")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+
+    users = sub.add_parser("users", help="staff accounts")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    create = users_sub.add_parser(
+        "create",
+        help="create a staff account and print an API token (set INTERNET10_NEW_USER_PASSWORD "
+        "to give it a password)",
+    )
+    create.add_argument("email")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--chapter", help="chapter code (delegates)")
+    create.add_argument("--event", type=int, help="event id (moderators, hub coordinators)")
+    create.add_argument("--name")
+    create.set_defaults(func=cmd_users_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"internet10: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"internet10: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""HTML pages: French and English, usable without JavaScript."""

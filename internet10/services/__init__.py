@@ -1,0 +1,1 @@
+"""Use cases. Services decide (including authorisation); handlers only translate."""

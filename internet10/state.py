@@ -1,0 +1,44 @@
+"""What a running app holds: settings, the database, Redis, integration clients, the clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from internet10.db import Database
+from internet10.settings import Settings
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Dependencies:
+    """Collaborators handed to ``create_app``. Anything left ``None`` is built from settings when
+    the app starts serving, and closed when it stops; anything given is the caller's to close."""
+
+    database: Database | None = None
+    redis: Redis | None = None
+    clock: Callable[[], dt.datetime] = utcnow
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    dependencies: Dependencies
+    database: Database | None = None
+    redis: Redis | None = None
+    owned: list[str] = field(default_factory=list)
+
+    @property
+    def db(self) -> Database:
+        if self.database is None:
+            raise RuntimeError("the app is not serving: enter app.test_app() or run it")
+        return self.database
+
+    def now(self) -> dt.datetime:
+        return self.dependencies.clock()
