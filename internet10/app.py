@@ -9,7 +9,7 @@ from typing import Any
 from quart import Quart, Response, g, render_template, request
 from quart_auth import QuartAuth
 from quart_babel import Babel
-from quart_schema import QuartSchema, RequestSchemaValidationError
+from quart_schema import QuartSchema, RequestSchemaValidationError, hide
 from redis.asyncio import Redis
 from werkzeug.exceptions import HTTPException
 
@@ -42,6 +42,7 @@ SECURITY_HEADERS = {
 # The interactive API docs page loads its viewer from a CDN; it is a developer tool, not a page
 # our attendees open, so it gets a looser policy of its own.
 DOCS_PATHS = ("/docs", "/redocs", "/scalar")
+PAGE_BLUEPRINTS = frozenset({"public", "staff"})
 
 
 def _is_api(path: str) -> bool:
@@ -97,6 +98,9 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
 
     for bp in (health.blueprint, api_events.blueprint, public.blueprint, staff.blueprint):
         app.register_blueprint(bp)
+    for endpoint, view in app.view_functions.items():
+        if endpoint.split(".")[0] in PAGE_BLUEPRINTS:
+            hide(view)  # HTML pages are not part of the API document
 
     @app.before_serving
     async def _open() -> None:
@@ -162,6 +166,10 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
         if isinstance(exc.validation_error, TypeError | ValueError) and field is None:
             return await _error(400, "MALFORMED_BODY", message)
         return await _error(422, "VALIDATION_ERROR", message, field)
+
+    @app.errorhandler(UnicodeDecodeError)
+    async def _undecodable(exc: UnicodeDecodeError) -> Any:
+        return await _error(400, "MALFORMED_BODY", "The request body is not valid UTF-8.")
 
     @app.errorhandler(HTTPException)
     async def _http(exc: HTTPException) -> Any:
