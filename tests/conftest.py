@@ -9,6 +9,7 @@ import datetime as dt
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,21 @@ def repo_root() -> Path:
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     yield require_service("INTERNET10_TEST_REDIS_URL", "Redis")
+
+
+class HTTPSClient:
+    """The test client, speaking https (Secure cookies are only kept and sent over https)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def get(self, path: str, **kwargs: Any) -> Any:
+        return await self.client.get(path, scheme="https", **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> Any:
+        return await self.client.post(path, scheme="https", **kwargs)
+
+
+@pytest.fixture
+def https(client: Client) -> HTTPSClient:
+    return HTTPSClient(client)
