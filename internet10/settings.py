@@ -18,7 +18,7 @@ class SettingsError(Exception):
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     database_url: str = "sqlite+aiosqlite:///var/internet10.sqlite3"
     database_pool_size: Annotated[int, Field(ge=1, le=500)] = 10

@@ -1,0 +1,17 @@
+# Internet10 service image: the app (Hypercorn) and the job worker share it.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+RUN useradd --system --create-home --uid 10001 internet10
+
+COPY pyproject.toml README.md babel.cfg ./
+COPY internet10 ./internet10
+COPY scheduler ./scheduler
+COPY integrations ./integrations
+COPY templates ./templates
+RUN pip install . && pybabel compile -d internet10/translations
+
+USER internet10
+EXPOSE 8000
+CMD ["internet10", "serve", "--bind", "0.0.0.0:8000", "--workers", "2"]
