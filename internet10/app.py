@@ -22,7 +22,7 @@ from internet10.pages import public, staff
 from internet10.pages.csrf import check_csrf, csrf_token
 from internet10.settings import Settings
 from internet10.state import AppState, Dependencies
-from internet10.web import LANG_COOKIE, LANGUAGES, select_language, state
+from internet10.web import LANG_COOKIE, LANGUAGES, select_language
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,11 @@ PAGE_BLUEPRINTS = frozenset({"public", "staff"})
 
 
 def _is_api(path: str) -> bool:
-    return path.startswith(("/api/", "/webhooks/")) or path in ("/openapi.json", "/healthz", "/readyz")
+    return path.startswith(("/api/", "/webhooks/")) or path in (
+        "/openapi.json",
+        "/healthz",
+        "/readyz",
+    )
 
 
 def _pydantic_errors(exc: RequestSchemaValidationError) -> tuple[str | None, str]:
@@ -110,7 +114,9 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
             st.owned.append("database")
         st.redis = deps.redis
         if st.redis is None and settings.redis_url:
-            st.redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+            st.redis = Redis.from_url(
+                settings.redis_url, socket_timeout=5, socket_connect_timeout=5
+            )
             st.owned.append("redis")
 
     @app.after_serving
@@ -136,7 +142,11 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
         asked = request.args.get("lang")
         if asked in LANGUAGES and request.cookies.get(LANG_COOKIE) != asked:
             response.set_cookie(
-                LANG_COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                LANG_COOKIE,
+                asked,
+                max_age=365 * 24 * 3600,
+                samesite="Lax",
+                httponly=True,
                 secure=app.config["SESSION_COOKIE_SECURE"],
             )
         response.vary.add("Accept-Language")

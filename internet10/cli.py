@@ -41,21 +41,28 @@ def hypercorn_config(bind: str, workers: int = 1) -> HypercornConfig:
     return config
 
 
-async def _serve_with_worker(settings: Settings, bind: str) -> None:
-    """One process: the app and an in-process job worker (the demo's shape)."""
+async def _serve(settings: Settings, bind: str, *, with_worker: bool) -> None:
+    """One process serving the app; in the demo's shape, with an in-process job worker too.
+
+    SIGINT and SIGTERM stop it gracefully: Hypercorn stops accepting and finishes requests,
+    and the worker gives back the jobs it holds.
+    """
     database = Database(settings)
     app = create_app(settings, dependencies=Dependencies(database=database))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    worker = Worker(database=database, handlers=build_handlers(settings))
-    worker_task = asyncio.create_task(worker.run_forever(stop))
+    worker_task = None
+    if with_worker:
+        worker = Worker(database=database, handlers=build_handlers(settings))
+        worker_task = asyncio.create_task(worker.run_forever(stop))
     try:
         await hypercorn_serve(app, hypercorn_config(bind), shutdown_trigger=stop.wait)
     finally:
         stop.set()
-        await worker_task
+        if worker_task is not None:
+            await worker_task
         await database.dispose()
 
 
@@ -91,7 +98,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     asyncio.run(prepare())
     if args.no_serve:
         return 0
-    asyncio.run(_serve_with_worker(settings, args.bind))
+    asyncio.run(_serve(settings, args.bind, with_worker=True))
     return 0
 
 
@@ -102,8 +109,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config.application_path = "internet10.asgi:app"
         hypercorn_run(config)
         return 0
-    app = create_app(settings)
-    asyncio.run(hypercorn_serve(app, hypercorn_config(args.bind)))  # type: ignore[arg-type]  # hypercorn's ASGI union type does not list Quart
+    asyncio.run(_serve(settings, args.bind, with_worker=False))
     return 0
 
 

@@ -41,47 +41,108 @@ async def seed(database: Database, *, now: dt.datetime) -> bool:
         if await db.scalar(select(func.count()).select_from(Chapter)):
             return False
         for code, name, country, zone, languages in CHAPTERS:
-            db.add(Chapter(code=code, name=name, country=country, timezone=zone,
-                           languages=languages, hours_start="08:00", hours_end="22:00",
-                           created_at=now))
+            db.add(
+                Chapter(
+                    code=code,
+                    name=name,
+                    country=country,
+                    timezone=zone,
+                    languages=languages,
+                    hours_start="08:00",
+                    hours_end="22:00",
+                    created_at=now,
+                )
+            )
         organiser = await auth.create_user(
-            db, email="organiser@demo.internet10.test", role=Role.ORGANISER, now=now,
-            name="Organisatrice démo", password="internet10-demo",  # noqa: S106 - public demo
+            db,
+            email="organiser@demo.internet10.test",
+            role=Role.ORGANISER,
+            now=now,
+            name="Organisatrice démo",
+            password="internet10-demo",  # noqa: S106 - public demo
         )
         principal = await auth.principal_for_user(db, organiser.user_id)
         day = (now + dt.timedelta(days=21)).date()
         session_start = dt.datetime.combine(day, dt.time(12, 0), tzinfo=dt.UTC)
-        i10 = await events_service.create_event(db, principal, events_service.EventFields(
-            kind=EventKind.INTERNET10,
-            title="Internet10 — l'Internet en dix chapitres",
-            description=(
-                "Dix chapitres de l'Internet Society, dix pays : accessibilité, neutralité du "
-                "réseau, modèles de gouvernance, coupures d'Internet."
+        i10 = await events_service.create_event(
+            db,
+            principal,
+            events_service.EventFields(
+                kind=EventKind.INTERNET10,
+                title="Internet10 — l'Internet en dix chapitres",
+                description=(
+                    "Dix chapitres de l'Internet Society, dix pays : accessibilité, neutralité du "
+                    "réseau, modèles de gouvernance, coupures d'Internet."
+                ),
+                starts_at=session_start,
+                duration_minutes=270,
+                timezone="Africa/Porto-Novo",
+                capacity=300,
+                participant_target=150,
             ),
-            starts_at=session_start, duration_minutes=270, timezone="Africa/Porto-Novo",
-            capacity=300, participant_target=150,
-        ), now=now)
-        igf = await events_service.create_event(db, principal, events_service.EventFields(
-            kind=EventKind.HUB, title="Hub IGF Cotonou", upstream_event="IGF",
-            starts_at=session_start + dt.timedelta(days=7, hours=-3), duration_minutes=180,
-            timezone="Africa/Porto-Novo", capacity=200, participant_target=80,
-            venue="Cotonou, Bénin", seats=60,
-        ), now=now)
-        ietf = await events_service.create_event(db, principal, events_service.EventFields(
-            kind=EventKind.HUB, title="Hub IETF Cotonou", upstream_event="IETF",
-            starts_at=session_start + dt.timedelta(days=35, hours=2), duration_minutes=120,
-            timezone="Africa/Porto-Novo", capacity=100, participant_target=40,
-            venue="Cotonou, Bénin", seats=30,
-        ), now=now)
+            now=now,
+        )
+        igf = await events_service.create_event(
+            db,
+            principal,
+            events_service.EventFields(
+                kind=EventKind.HUB,
+                title="Hub IGF Cotonou",
+                upstream_event="IGF",
+                starts_at=session_start + dt.timedelta(days=7, hours=-3),
+                duration_minutes=180,
+                timezone="Africa/Porto-Novo",
+                capacity=200,
+                participant_target=80,
+                venue="Cotonou, Bénin",
+                seats=60,
+            ),
+            now=now,
+        )
+        ietf = await events_service.create_event(
+            db,
+            principal,
+            events_service.EventFields(
+                kind=EventKind.HUB,
+                title="Hub IETF Cotonou",
+                upstream_event="IETF",
+                starts_at=session_start + dt.timedelta(days=35, hours=2),
+                duration_minutes=120,
+                timezone="Africa/Porto-Novo",
+                capacity=100,
+                participant_target=40,
+                venue="Cotonou, Bénin",
+                seats=30,
+            ),
+            now=now,
+        )
         for event in (i10, igf, ietf):
             event.status = EventStatus.PUBLISHED.value
         await db.flush()
-        await auth.create_user(db, email="delegate.bj@demo.internet10.test", role=Role.DELEGATE,
-                               chapter_code="BJ", now=now, name="Délégué Bénin")
-        await auth.create_user(db, email="moderator@demo.internet10.test", role=Role.MODERATOR,
-                               event_id=i10.id, now=now, name="Modératrice")
-        await auth.create_user(db, email="hub@demo.internet10.test", role=Role.HUB_COORDINATOR,
-                               event_id=igf.id, now=now, name="Coordinateur hub")
+        await auth.create_user(
+            db,
+            email="delegate.bj@demo.internet10.test",
+            role=Role.DELEGATE,
+            chapter_code="BJ",
+            now=now,
+            name="Délégué Bénin",
+        )
+        await auth.create_user(
+            db,
+            email="moderator@demo.internet10.test",
+            role=Role.MODERATOR,
+            event_id=i10.id,
+            now=now,
+            name="Modératrice",
+        )
+        await auth.create_user(
+            db,
+            email="hub@demo.internet10.test",
+            role=Role.HUB_COORDINATOR,
+            event_id=igf.id,
+            now=now,
+            name="Coordinateur hub",
+        )
     return True
 
 
@@ -102,4 +163,3 @@ async def login_links(database: Database, base_url: str, *, now: dt.datetime) ->
             token = await auth.issue_token(db, user.id, kind="login", now=now, label="demo")
             links[role] = f"{base_url}/login/link/{token}"
     return DemoLinks(**links)
-

@@ -14,8 +14,6 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-
-
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "internet10" / "translations"
 POT = TRANSLATIONS / "messages.pot"
@@ -27,7 +25,7 @@ def extract() -> None:
     method_map = [("**.py", "python"), ("**.html", "jinja2")]
     keywords = {"_": None, "gettext": None, "lazy_gettext": None}
     for folder in ("internet10", "templates"):
-        for filename, lineno, message, comments, context in extract_from_dir(
+        for filename, lineno, message, _comments, context in extract_from_dir(
             ROOT / folder, method_map, keywords=keywords
         ):
             catalog.add(message, None, [(f"{folder}/{filename}", lineno)], context=context)

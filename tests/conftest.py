@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 from quart import Quart
@@ -138,16 +138,26 @@ async def make_staff(
 ) -> Staff:
     async with database.write() as db:
         created = await auth.create_user(
-            db, email=email, role=role, now=now, password=password,
-            chapter_code=chapter_code, event_id=event_id,
+            db,
+            email=email,
+            role=role,
+            now=now,
+            password=password,
+            chapter_code=chapter_code,
+            event_id=event_id,
         )
     return Staff(created.user_id, created.email, created.api_token)
 
 
 @pytest.fixture
 async def organiser(database: Database, now: dt.datetime) -> Staff:
-    return await make_staff(database, "orga@example.org", Role.ORGANISER, now=now,
-                            password="correct horse battery staple")
+    return await make_staff(
+        database,
+        "orga@example.org",
+        Role.ORGANISER,
+        now=now,
+        password="correct horse battery staple",
+    )
 
 
 @pytest.fixture
@@ -156,8 +166,8 @@ def repo_root() -> Path:
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
-    yield require_service("INTERNET10_TEST_REDIS_URL", "Redis")
+def redis_url() -> str:
+    return require_service("INTERNET10_TEST_REDIS_URL", "Redis")
 
 
 class HTTPSClient:

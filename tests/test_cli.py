@@ -37,11 +37,10 @@ def cli_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def test_users_create_prints_a_working_token_last(
-    cli_env: dict[str, str], tmp_path: Path
-) -> None:
-    result = run_cli("users", "create", "Orga@Example.org", "--role", "organiser",
-                     env=cli_env, cwd=tmp_path)
+def test_users_create_prints_a_working_token_last(cli_env: dict[str, str], tmp_path: Path) -> None:
+    result = run_cli(
+        "users", "create", "Orga@Example.org", "--role", "organiser", env=cli_env, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("user orga@example.org (id ")
@@ -52,8 +51,17 @@ def test_users_create_prints_a_working_token_last(
 def test_users_create_delegate_needs_a_known_chapter(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    result = run_cli("users", "create", "d@example.org", "--role", "delegate",
-                     "--chapter", "ZZ", env=cli_env, cwd=tmp_path)
+    result = run_cli(
+        "users",
+        "create",
+        "d@example.org",
+        "--role",
+        "delegate",
+        "--chapter",
+        "ZZ",
+        env=cli_env,
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == "internet10: No chapter with code 'ZZ'."
 
@@ -83,7 +91,10 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, str]]:
     with log.open("w") as out:
         process = subprocess.Popen(
             [*CLI, "demo", "--bind", f"127.0.0.1:{port}"],
-            cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -107,11 +118,20 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, str]]:
 
 def test_demo_serves_seeded_data_and_every_login_link_works(demo: tuple[str, str]) -> None:
     url, output = demo
-    links = dict(re.findall(r"^  (organiser|chapter delegate|moderator|hub coordinator)\s+(\S+)$",
-                            output, re.MULTILINE))
+    links = dict(
+        re.findall(
+            r"^  (organiser|chapter delegate|moderator|hub coordinator)\s+(\S+)$",
+            output,
+            re.MULTILINE,
+        )
+    )
     assert set(links) == {"organiser", "chapter delegate", "moderator", "hub coordinator"}
-    expected_role = {"organiser": "organiser", "chapter delegate": "delegate",
-                     "moderator": "moderator", "hub coordinator": "hub-coordinator"}
+    expected_role = {
+        "organiser": "organiser",
+        "chapter delegate": "delegate",
+        "moderator": "moderator",
+        "hub coordinator": "hub-coordinator",
+    }
     for who, link in links.items():
         assert link.startswith(f"{url}/login/link/")
         jar = http.cookiejar.CookieJar()

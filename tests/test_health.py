@@ -68,11 +68,14 @@ async def test_readyz_names_redis_when_it_is_down(settings: Settings, database: 
     assert body["checks"]["redis"].startswith("failed: ")
 
 
-async def test_readyz_names_the_database_when_it_is_down(tmp_path_factory: pytest.TempPathFactory,
-                                                         settings: Settings) -> None:
+async def test_readyz_names_the_database_when_it_is_down(
+    tmp_path_factory: pytest.TempPathFactory, settings: Settings
+) -> None:
     broken = settings.model_copy(
-        update={"database_url": f"postgresql+asyncpg://nobody@127.0.0.1:{_closed_port()}/none",
-                "database_timeout_seconds": 2.0}
+        update={
+            "database_url": f"postgresql+asyncpg://nobody@127.0.0.1:{_closed_port()}/none",
+            "database_timeout_seconds": 2.0,
+        }
     )
     database = Database(broken)
     app = create_app(broken, dependencies=Dependencies(database=database))

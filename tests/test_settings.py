@@ -56,8 +56,13 @@ def test_secret_values_are_never_echoed() -> None:
 
 def test_partial_zoom_configuration_names_the_missing_variable() -> None:
     with pytest.raises(SettingsError) as caught:
-        load_settings({"INTERNET10_SECRET_KEY": KEY, "INTERNET10_ZOOM_ACCOUNT_ID": "acc",
-                       "INTERNET10_ZOOM_CLIENT_ID": "cid"})
+        load_settings(
+            {
+                "INTERNET10_SECRET_KEY": KEY,
+                "INTERNET10_ZOOM_ACCOUNT_ID": "acc",
+                "INTERNET10_ZOOM_CLIENT_ID": "cid",
+            }
+        )
     assert str(caught.value) == (
         "INTERNET10_ZOOM_CLIENT_SECRET is missing; it is required when Zoom is configured"
     )

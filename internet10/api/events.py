@@ -103,8 +103,6 @@ def event_out(event: Event) -> EventOut:
     )
 
 
-
-
 @blueprint.post("")
 @validate_request(EventCreate)
 @validate_response(EventOut, 201)
@@ -176,18 +174,14 @@ async def update_event(event_id: int, data: EventUpdate) -> EventOut:
     st = state()
     changes = service.EventChanges(**data.model_dump(exclude_unset=True, exclude_none=True))
     async with st.db.write() as db:
-        return event_out(
-            await service.update_event(db, principal, event_id, changes, now=st.now())
-        )
+        return event_out(await service.update_event(db, principal, event_id, changes, now=st.now()))
 
 
 async def _transition(event_id: int, target: EventStatus) -> EventOut:
     principal = await current_principal()
     st = state()
     async with st.db.write() as db:
-        return event_out(
-            await service.change_status(db, principal, event_id, target, now=st.now())
-        )
+        return event_out(await service.change_status(db, principal, event_id, target, now=st.now()))
 
 
 @blueprint.post("/<int:event_id>/publish")

@@ -38,7 +38,9 @@ def _iana_zone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-        raise ValueError(f"{value[:64]!r} is not an IANA time zone (e.g. Africa/Porto-Novo)") from exc
+        raise ValueError(
+            f"{value[:64]!r} is not an IANA time zone (e.g. Africa/Porto-Novo)"
+        ) from exc
     return value
 
 

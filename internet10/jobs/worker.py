@@ -12,6 +12,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -107,7 +108,7 @@ class Worker:
                 error, permanent = f"{type(exc).__name__}: {exc}", True
             except RetryLater as exc:
                 error, not_before = f"{type(exc).__name__}: {exc}", exc.not_before
-            except Exception as exc:  # noqa: BLE001 - any handler failure is recorded and retried
+            except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
         await self._finish(job, error=error, permanent=permanent, not_before=not_before)
 
@@ -123,7 +124,11 @@ class Worker:
             values |= {"status": JobStatus.FAILED.value, "finished_at": now, "last_error": error}
         else:
             retry_at = max(now + backoff(job.attempts, self.rng), not_before or now)
-            values |= {"status": JobStatus.PENDING.value, "run_after": retry_at, "last_error": error}
+            values |= {
+                "status": JobStatus.PENDING.value,
+                "run_after": retry_at,
+                "last_error": error,
+            }
         async with self.database.write() as db:
             # Only the lease holder may record the outcome: a job whose lease expired and was
             # re-claimed elsewhere is left to its new holder.
@@ -168,10 +173,8 @@ class Worker:
             while not stop.is_set():
                 ran = await self.run_pending()
                 if ran == 0:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
-                    except TimeoutError:
-                        pass
         finally:
             await self.release()
 

@@ -69,9 +69,7 @@ def _principal(user: User) -> Principal:
         user_id=user.id,
         email=user.email,
         name=user.name,
-        grants=frozenset(
-            Grant(Role(g.role), g.chapter_id, g.event_id) for g in user.grants
-        ),
+        grants=frozenset(Grant(Role(g.role), g.chapter_id, g.event_id) for g in user.grants),
     )
 
 
@@ -173,14 +171,18 @@ async def create_user(
     chapter_id: int | None = None
     if role is Role.DELEGATE:
         if not chapter_code:
-            raise ValidationFailed("A delegate is bound to one chapter: give --chapter.", field="chapter")
+            raise ValidationFailed(
+                "A delegate is bound to one chapter: give --chapter.", field="chapter"
+            )
         chapter = await db.scalar(select(Chapter).where(Chapter.code == chapter_code.upper()))
         if chapter is None:
             raise NotFound(f"No chapter with code {chapter_code!r}.", field="chapter")
         chapter_id = chapter.id
     if role in (Role.MODERATOR, Role.HUB_COORDINATOR):
         if event_id is None:
-            raise ValidationFailed(f"A {role.value} is bound to an event: give --event.", field="event")
+            raise ValidationFailed(
+                f"A {role.value} is bound to an event: give --event.", field="event"
+            )
         event = await db.get(Event, event_id)
         if event is None:
             raise NotFound(f"No event with id {event_id}.", field="event")
@@ -197,14 +199,22 @@ async def create_user(
         select(RoleGrant).where(
             RoleGrant.user_id == user.id,
             RoleGrant.role == role.value,
-            RoleGrant.chapter_id.is_(chapter_id) if chapter_id is None else RoleGrant.chapter_id == chapter_id,
-            RoleGrant.event_id.is_(event_id) if event_id is None else RoleGrant.event_id == event_id,
+            RoleGrant.chapter_id.is_(chapter_id)
+            if chapter_id is None
+            else RoleGrant.chapter_id == chapter_id,
+            RoleGrant.event_id.is_(event_id)
+            if event_id is None
+            else RoleGrant.event_id == event_id,
         )
     )
     if exists is None:
         db.add(
             RoleGrant(
-                user_id=user.id, role=role.value, chapter_id=chapter_id, event_id=event_id, created_at=now
+                user_id=user.id,
+                role=role.value,
+                chapter_id=chapter_id,
+                event_id=event_id,
+                created_at=now,
             )
         )
     token = await issue_token(db, user.id, kind="api", now=now, label="cli")

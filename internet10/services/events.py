@@ -70,7 +70,9 @@ class EventChanges:
 def _check_hub_fields(kind: str, upstream: str | None, seats: int | None) -> None:
     if kind != EventKind.HUB.value:
         if upstream is not None:
-            raise ValidationFailed("Only a hub retransmits an upstream event.", field="upstream_event")
+            raise ValidationFailed(
+                "Only a hub retransmits an upstream event.", field="upstream_event"
+            )
         if seats is not None:
             raise ValidationFailed("Only a hub has seats in a venue.", field="seats")
 
@@ -151,8 +153,13 @@ async def set_running_order(
         assert item.presentation_end_offset is not None
         slot = existing.pop(item.position, None)
         if slot is None:
-            slot = Slot(event_id=event.id, position=item.position, speakers=[], skipped=False,
-                        extended_minutes=0)
+            slot = Slot(
+                event_id=event.id,
+                position=item.position,
+                speakers=[],
+                skipped=False,
+                extended_minutes=0,
+            )
             db.add(slot)
         slot.starts_at = event.starts_at + dt.timedelta(minutes=item.start_offset)
         slot.presentation_minutes = item.presentation_end_offset - item.start_offset
@@ -213,7 +220,9 @@ async def update_event(
     require_organiser(principal)
     event = await _locked(db, event_id)
     if event.status in (EventStatus.ENDED.value, EventStatus.CANCELLED.value):
-        raise Conflict(f"The event is {event.status}; it can no longer change.", code="EVENT_CLOSED")
+        raise Conflict(
+            f"The event is {event.status}; it can no longer change.", code="EVENT_CLOSED"
+        )
     given = {f.name: getattr(changes, f.name) for f in fields(changes)}
     given = {k: v for k, v in given.items() if v is not None}
     _check_hub_fields(event.kind, given.get("upstream_event"), given.get("seats"))

@@ -44,9 +44,7 @@ async def create(client: Client, staff: Staff, body: dict[str, Any]) -> dict[str
     return data
 
 
-async def test_create_event_returns_the_event_in_utc(
-    client: Client, organiser: Staff
-) -> None:
+async def test_create_event_returns_the_event_in_utc(client: Client, organiser: Staff) -> None:
     event = await create(client, organiser, HUB)
     assert event == {
         "id": 1,
@@ -81,8 +79,18 @@ async def test_create_internet10_lays_out_the_default_running_order(
         slots = await event_slots(db, event["id"])
     starts = [s.starts_at.strftime("%H:%M") for s in slots]
     # opening 15, then 23-minute slots, a 10-minute break after slot 5 (times in UTC)
-    assert starts == ["12:15", "12:38", "13:01", "13:24", "13:47",
-                      "14:20", "14:43", "15:06", "15:29", "15:52"]
+    assert starts == [
+        "12:15",
+        "12:38",
+        "13:01",
+        "13:24",
+        "13:47",
+        "14:20",
+        "14:43",
+        "15:06",
+        "15:29",
+        "15:52",
+    ]
     assert {(s.presentation_minutes, s.debate_minutes) for s in slots} == {(15, 8)}
 
 
@@ -134,9 +142,7 @@ async def test_create_event_with_bad_input_names_the_field(
     assert body["message"].startswith(f"{field}: ")
 
 
-async def test_create_event_missing_field_names_it(
-    client: Client, organiser: Staff
-) -> None:
+async def test_create_event_missing_field_names_it(client: Client, organiser: Staff) -> None:
     body = {k: v for k, v in HUB.items() if k != "timezone"}
     response = await client.post("/api/v1/events", json=body, headers=organiser.headers)
     assert response.status_code == 422
@@ -157,9 +163,7 @@ async def test_create_event_with_malformed_body_is_a_4xx(
     assert set(body) >= {"code", "message"}
 
 
-async def test_hub_fields_on_internet10_are_refused(
-    client: Client, organiser: Staff
-) -> None:
+async def test_hub_fields_on_internet10_are_refused(client: Client, organiser: Staff) -> None:
     response = await client.post(
         "/api/v1/events", json=I10 | {"seats": 20}, headers=organiser.headers
     )
@@ -190,32 +194,38 @@ async def test_bad_token_is_401_not_anonymous(client: Client) -> None:
     assert response.status_code == 401
 
 
-async def test_delegate_cannot_create(
-    client: Client, database: Database, now: dt.datetime
-) -> None:
+async def test_delegate_cannot_create(client: Client, database: Database, now: dt.datetime) -> None:
     from internet10.models import Chapter
 
     async with database.write() as db:
-        db.add(Chapter(code="BJ", name="ISOC Benin", country="BJ", timezone="Africa/Porto-Novo",
-                       languages=["fr"], created_at=now))
-    delegate = await make_staff(database, "d@example.org", Role.DELEGATE, now=now,
-                                chapter_code="BJ")
+        db.add(
+            Chapter(
+                code="BJ",
+                name="ISOC Benin",
+                country="BJ",
+                timezone="Africa/Porto-Novo",
+                languages=["fr"],
+                created_at=now,
+            )
+        )
+    delegate = await make_staff(
+        database, "d@example.org", Role.DELEGATE, now=now, chapter_code="BJ"
+    )
     response = await client.post("/api/v1/events", json=HUB, headers=delegate.headers)
     assert response.status_code == 403
     assert (await response.get_json())["code"] == "FORBIDDEN"
 
 
-async def test_drafts_are_hidden_until_published(
-    client: Client, organiser: Staff
-) -> None:
+async def test_drafts_are_hidden_until_published(client: Client, organiser: Staff) -> None:
     event = await create(client, organiser, HUB)
     assert (await client.get(f"/api/v1/events/{event['id']}")).status_code == 404
     assert (await (await client.get("/api/v1/events")).get_json()) == {"events": []}
     listed = await (await client.get("/api/v1/events", headers=organiser.headers)).get_json()
     assert [e["id"] for e in listed["events"]] == [event["id"]]
 
-    published = await client.post(f"/api/v1/events/{event['id']}/publish",
-                                  headers=organiser.headers)
+    published = await client.post(
+        f"/api/v1/events/{event['id']}/publish", headers=organiser.headers
+    )
     assert published.status_code == 200
     assert (await published.get_json())["status"] == "published"
     public = await client.get(f"/api/v1/events/{event['id']}")
@@ -257,28 +267,25 @@ async def test_patch_changes_only_given_fields_and_moves_slots(
     assert first.starts_at == dt.datetime(2026, 12, 19, 14, 15, tzinfo=dt.UTC)
 
 
-async def test_patch_with_bad_zone_names_the_field(
-    client: Client, organiser: Staff
-) -> None:
+async def test_patch_with_bad_zone_names_the_field(client: Client, organiser: Staff) -> None:
     event = await create(client, organiser, HUB)
-    response = await client.patch(f"/api/v1/events/{event['id']}", json={"timezone": "UTC+1"},
-                                  headers=organiser.headers)
+    response = await client.patch(
+        f"/api/v1/events/{event['id']}", json={"timezone": "UTC+1"}, headers=organiser.headers
+    )
     assert response.status_code == 422
     assert (await response.get_json())["field"] == "timezone"
 
 
-async def test_cancelled_events_cannot_change_or_publish(
-    client: Client, organiser: Staff
-) -> None:
+async def test_cancelled_events_cannot_change_or_publish(client: Client, organiser: Staff) -> None:
     event = await create(client, organiser, HUB)
-    cancelled = await client.post(f"/api/v1/events/{event['id']}/cancel",
-                                  headers=organiser.headers)
+    cancelled = await client.post(f"/api/v1/events/{event['id']}/cancel", headers=organiser.headers)
     assert (await cancelled.get_json())["status"] == "cancelled"
     again = await client.post(f"/api/v1/events/{event['id']}/publish", headers=organiser.headers)
     assert again.status_code == 409
     assert (await again.get_json())["code"] == "INVALID_STATUS_CHANGE"
-    patched = await client.patch(f"/api/v1/events/{event['id']}", json={"title": "x"},
-                                 headers=organiser.headers)
+    patched = await client.patch(
+        f"/api/v1/events/{event['id']}", json={"title": "x"}, headers=organiser.headers
+    )
     assert patched.status_code == 409
     assert (await patched.get_json())["code"] == "EVENT_CLOSED"
 

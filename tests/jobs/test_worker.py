@@ -163,10 +163,13 @@ async def test_dedupe_key_enqueues_once(database: Database, now: dt.datetime) ->
 async def test_job_enqueued_in_a_rolled_back_transaction_does_not_exist(
     database: Database, now: dt.datetime
 ) -> None:
-    with pytest.raises(RuntimeError):
+    async def failing_change() -> None:
         async with database.write() as db:
             await enqueue(db, "work", {"n": 1}, now=now)
             raise RuntimeError("the change that caused the job failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_change()
     assert await _jobs(database) == []
 
 

@@ -88,8 +88,11 @@ async def test_login_with_wrong_csrf_token_is_refused(client: Client, organiser:
     await client.get("/login")
     response = await client.post(
         "/login",
-        form={"email": organiser.email, "password": "correct horse battery staple",
-              "csrf_token": "forged"},
+        form={
+            "email": organiser.email,
+            "password": "correct horse battery staple",
+            "csrf_token": "forged",
+        },
     )
     assert response.status_code == 400
 
@@ -98,8 +101,11 @@ async def test_login_with_password_sets_a_safe_cookie(https: HTTPSClient, organi
     token = csrf_from(await (await https.get("/login")).get_data(as_text=True))
     response = await https.post(
         "/login",
-        form={"email": "  ORGA@example.org ", "password": "correct horse battery staple",
-              "csrf_token": token},
+        form={
+            "email": "  ORGA@example.org ",
+            "password": "correct horse battery staple",
+            "csrf_token": token,
+        },
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/staff"
@@ -143,9 +149,14 @@ async def test_staff_page_redirects_anonymous_to_login(client: Client) -> None:
 
 async def test_logout_needs_csrf_and_signs_out(https: HTTPSClient, organiser: Staff) -> None:
     token = csrf_from(await (await https.get("/login")).get_data(as_text=True))
-    await https.post("/login", form={"email": organiser.email,
-                                      "password": "correct horse battery staple",
-                                      "csrf_token": token})
+    await https.post(
+        "/login",
+        form={
+            "email": organiser.email,
+            "password": "correct horse battery staple",
+            "csrf_token": token,
+        },
+    )
     assert (await https.post("/logout")).status_code == 400
     assert (await https.post("/logout", form={"csrf_token": token})).status_code == 302
     assert (await https.get("/staff")).status_code == 302
