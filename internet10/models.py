@@ -176,6 +176,8 @@ class Slot(Base):
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
     extended_minutes: Mapped[int] = mapped_column(default=0)
     qa_open: Mapped[bool | None] = mapped_column(Boolean)
+    booked_at: Mapped[dt.datetime | None]
+    booked_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[dt.datetime]
 
     event: Mapped[Event] = relationship(back_populates="slots")
@@ -185,6 +187,46 @@ class Slot(Base):
         return self.starts_at + dt.timedelta(
             minutes=self.presentation_minutes + self.debate_minutes
         )
+
+
+class SlotSwap(Base):
+    """A chapter's proposal to exchange its slot with another chapter's; that chapter decides."""
+
+    __tablename__ = "slot_swaps"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'accepted', 'declined', 'withdrawn')", name="status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    from_slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id", ondelete="CASCADE"))
+    to_slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id", ondelete="CASCADE"))
+    proposed_by_chapter_id: Mapped[int] = mapped_column(ForeignKey("chapters.id"))
+    target_chapter_id: Mapped[int] = mapped_column(ForeignKey("chapters.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[dt.datetime]
+    decided_at: Mapped[dt.datetime | None]
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class HubSession(Base):
+    """A session of the upstream event that a hub retransmits, imported from its agenda."""
+
+    __tablename__ = "hub_sessions"
+    __table_args__ = (UniqueConstraint("event_id", "uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    uid: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    at_night: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
 
 
 class User(Base):
