@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from quart import Quart, Response, g, render_template, request
 from quart_auth import QuartAuth
@@ -16,9 +17,10 @@ from werkzeug.exceptions import HTTPException
 from internet10 import __doc__ as about
 from internet10.api import events as api_events
 from internet10.api import health
+from internet10.api import running as api_running
 from internet10.db import Database
 from internet10.errors import DomainError
-from internet10.pages import public, staff
+from internet10.pages import moderation, public, staff
 from internet10.pages.csrf import check_csrf, csrf_token
 from internet10.settings import Settings
 from internet10.state import AppState, Dependencies
@@ -42,7 +44,7 @@ SECURITY_HEADERS = {
 # The interactive API docs page loads its viewer from a CDN; it is a developer tool, not a page
 # our attendees open, so it gets a looser policy of its own.
 DOCS_PATHS = ("/docs", "/redocs", "/scalar")
-PAGE_BLUEPRINTS = frozenset({"public", "staff"})
+PAGE_BLUEPRINTS = frozenset({"public", "staff", "moderation"})
 
 
 def _is_api(path: str) -> bool:
@@ -97,10 +99,17 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
         default_timezone="UTC",
         locale_selector=select_language,
     )
-    app.jinja_env.globals.update(csrf_token=csrf_token, languages=LANGUAGES)
+    app.jinja_env.globals.update(csrf_token=csrf_token, languages=LANGUAGES, tz=ZoneInfo)
     app.jinja_env.autoescape = True
 
-    for bp in (health.blueprint, api_events.blueprint, public.blueprint, staff.blueprint):
+    for bp in (
+        health.blueprint,
+        api_events.blueprint,
+        api_running.blueprint,
+        public.blueprint,
+        staff.blueprint,
+        moderation.blueprint,
+    ):
         app.register_blueprint(bp)
     for endpoint, view in app.view_functions.items():
         if endpoint.split(".")[0] in PAGE_BLUEPRINTS:

@@ -2,11 +2,13 @@
 
 ``python scripts/i18n.py update`` extracts the strings, merges them into both catalogs and, for
 English, fills every message with its own text (the source strings are English).
+``python scripts/i18n.py merge fr FILE.json`` sets translations from a {"msgid": "text"} file.
 ``python scripts/i18n.py check`` fails when a catalog misses or leaves empty any source string.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -75,9 +77,25 @@ def update() -> None:
             write_po(f, catalog, omit_header=False, sort_output=True, width=100)
 
 
+def merge(lang: str, source: Path) -> None:
+    texts = json.loads(source.read_text(encoding="utf-8"))
+    path = TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as f:
+        catalog = read_po(f, locale=lang)
+    for message in catalog:
+        if message.id in texts:
+            message.string = texts[message.id]
+    with path.open("wb") as f:
+        write_po(f, catalog, omit_header=False, sort_output=True, width=100)
+
+
 def main() -> int:
     if sys.argv[1:] == ["update"]:
         update()
+        return 0
+    if len(sys.argv) == 4 and sys.argv[1] == "merge":
+        update()
+        merge(sys.argv[2], Path(sys.argv[3]))
         return 0
     if sys.argv[1:] == ["check"]:
         extract()

@@ -308,7 +308,7 @@ async def test_unknown_event_is_404(client: Client, organiser: Staff) -> None:
 
 async def test_openapi_lists_the_events_api(client: Client) -> None:
     spec = await (await client.get("/openapi.json")).get_json()
-    assert set(spec["paths"]) == {
+    assert set(spec["paths"]) >= {
         "/api/v1/events",
         "/api/v1/events/{event_id}",
         "/api/v1/events/{event_id}/publish",
@@ -317,3 +317,4 @@ async def test_openapi_lists_the_events_api(client: Client) -> None:
         "/readyz",
     }
     assert set(spec["paths"]["/api/v1/events"]) == {"get", "post"}
+    assert not any(p.startswith(("/login", "/staff", "/events/")) for p in spec["paths"])
