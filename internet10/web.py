@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
 from quart import current_app, g, request
@@ -59,3 +60,26 @@ def select_language() -> str:
 
 def current_locale() -> Locale:
     return Locale.parse(select_language())
+
+
+TZ_COOKIE = "tz"
+
+
+def _known_zone(name: str | None) -> str | None:
+    if not name or len(name) > 64:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+def viewer_zone(fallback: str) -> str:
+    """The zone to show times in: the visitor's choice (``?tz=``), then the zone their browser
+    reported (cookie set by tz.js), then ``fallback`` (the event's zone)."""
+    return (
+        _known_zone(request.args.get("tz"))
+        or _known_zone(request.cookies.get(TZ_COOKIE))
+        or fallback
+    )

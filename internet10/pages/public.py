@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 from quart import Blueprint, render_template
+from sqlalchemy import select
 
-from internet10.models import EventKind
+from internet10.models import Chapter, EventKind
 from internet10.services import events as service
-from internet10.web import current_principal, state
+from internet10.services import hubs as hubs_service
+from internet10.web import current_principal, state, viewer_zone
 
 blueprint = Blueprint("public", __name__)
 
@@ -34,13 +33,19 @@ async def event_page(event_id: int) -> str:
     async with st.db.read() as db:
         event = await service.get_event(db, principal, event_id)
         slots = await service.event_slots(db, event.id)
-    zone = ZoneInfo(event.timezone)
+        wanted = {s.chapter_id for s in slots if s.chapter_id is not None}
+        chapters = {
+            c.id: c for c in (await db.scalars(select(Chapter).where(Chapter.id.in_(wanted)))).all()
+        }
+        sessions = await hubs_service.hub_sessions(db, event.id)
+    zone = viewer_zone(event.timezone)
+    zones = sorted({event.timezone, zone, "UTC", *(c.timezone for c in chapters.values())})
     return await render_template(
         "public/event.html",
         event=event,
         slots=slots,
-        zone=zone,
-        local_start=event.starts_at.astimezone(zone),
-        local_end=event.ends_at.astimezone(zone),
-        utc=dt.UTC,
+        chapters=chapters,
+        sessions=sessions,
+        viewer_zone=zone,
+        zones=zones,
     )
