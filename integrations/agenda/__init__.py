@@ -26,8 +26,8 @@ def _fetch(url: str, limit: int, timeout: float) -> bytes:
     return body
 
 
-async def fetch_agenda(url: str, *, limit: int = 2_000_000, timeout: float = 15.0) -> bytes:
+async def fetch_agenda(url: str, *, limit: int = 2_000_000, read_timeout: float = 15.0) -> bytes:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise AgendaFetchError("the agenda address must start with http:// or https://")
-    return await asyncio.to_thread(_fetch, url, limit, timeout)
+    return await asyncio.to_thread(_fetch, url, limit, read_timeout)

@@ -168,7 +168,7 @@ def agenda_server() -> Iterator[str]:
     """A real HTTP server on loopback publishing the upstream agenda."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+        def do_GET(self) -> None:
             body = AGENDA.encode()
             self.send_response(200 if self.path == "/agenda.ics" else 404)
             self.send_header("Content-Type", "text/calendar")
