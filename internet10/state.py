@@ -5,11 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from redis.asyncio import Redis
 
+from integrations.mail import Mailer
+from integrations.mail.mailbox import FileMailbox
+from integrations.mail.smtp import SMTPMailer
 from internet10.db import Database
 from internet10.settings import Settings
+
+MAILBOX_PATH = Path("var") / "mailbox.jsonl"
 
 
 def utcnow() -> dt.datetime:
@@ -23,6 +29,7 @@ class Dependencies:
 
     database: Database | None = None
     redis: Redis | None = None
+    mailer: Mailer | None = None
     clock: Callable[[], dt.datetime] = utcnow
 
 
@@ -32,6 +39,7 @@ class AppState:
     dependencies: Dependencies
     database: Database | None = None
     redis: Redis | None = None
+    mailer: Mailer | None = None
     owned: list[str] = field(default_factory=list)
 
     @property
@@ -42,3 +50,11 @@ class AppState:
 
     def now(self) -> dt.datetime:
         return self.dependencies.clock()
+
+
+def build_mailer(settings: Settings) -> Mailer:
+    """SMTP when configured; otherwise the local mailbox file that the demo's page shows."""
+    if settings.smtp_url:
+        sender = settings.mail_from
+        return SMTPMailer(settings.smtp_url, sender)
+    return FileMailbox(MAILBOX_PATH)

@@ -24,7 +24,7 @@ LANGS = ("fr", "en")
 
 def extract() -> None:
     catalog = Catalog(fuzzy=False)
-    method_map = [("**.py", "python"), ("**.html", "jinja2")]
+    method_map = [("**.py", "python"), ("**.html", "jinja2"), ("**.txt", "jinja2")]
     keywords = {"_": None, "gettext": None, "lazy_gettext": None}
     for folder in ("internet10", "templates"):
         for filename, lineno, message, _comments, context in extract_from_dir(

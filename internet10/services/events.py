@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from internet10.errors import Conflict, NotFound, ValidationFailed
 from internet10.models import Event, EventKind, EventStatus, Slot
 from internet10.services.auth import Principal, require_organiser
+from internet10.services.notifications import programme_changed
 from scheduler.agenda import AgendaParams, Break, build_agenda
 from scheduler.errors import SchedulingError
 
@@ -236,6 +237,8 @@ async def update_event(
     if changed:
         event.updated_at = now
         event.sequence += 1  # iCalendar SEQUENCE and change notifications key on this
+    if changed & {"starts_at", "duration_minutes", "timezone"}:
+        await programme_changed(db, event, chapter_ids=None, now=now)
     return event
 
 
@@ -267,6 +270,8 @@ async def change_status(
     event.status = target.value
     event.updated_at = now
     event.sequence += 1
+    if target is EventStatus.CANCELLED and current is not EventStatus.DRAFT:
+        await programme_changed(db, event, chapter_ids=None, now=now)
     return event
 
 

@@ -1,0 +1,63 @@
+"""Outgoing mail behind the ``Mailer`` Protocol: SMTP in production, a local mailbox in the demo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # e.g. "text/calendar; method=PUBLISH"
+    data: bytes
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    """One message to one person. ``key`` is stable for the same logical message, so a retried
+    send carries the same Message-ID and receivers can recognise a duplicate."""
+
+    to: str
+    subject: str
+    text: str
+    key: str
+    language: str = "fr"
+    attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+
+
+class MailError(Exception):
+    """The message was not accepted. ``retryable`` says whether trying later can help."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class Mailer(Protocol):
+    async def send(self, mail: OutgoingMail) -> None: ...
+
+
+def build_message(mail: OutgoingMail, sender: str, domain: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = mail.to
+    message["Subject"] = mail.subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(idstring=mail.key.replace("@", "-"), domain=domain)
+    message["Content-Language"] = mail.language
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(mail.text)
+    for attachment in mail.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        subtype, _, params = subtype.partition(";")
+        message.add_attachment(
+            attachment.data,
+            maintype=maintype,
+            subtype=subtype.strip(),
+            filename=attachment.filename,
+            params=dict(p.strip().split("=", 1) for p in params.split(";") if "=" in p),
+        )
+    return message
