@@ -1,0 +1,122 @@
+# Internet10 developer and CI entry points.
+#
+#   make demo      the service on http://127.0.0.1:8000 with SQLite and demo data
+#   make test      lint, typecheck, import contracts, then pytest on SQLite and on PostgreSQL + Redis
+#   make bench     benchmarks against throwaway PostgreSQL + Redis
+#   make services-up / services-down   throwaway PostgreSQL + Redis for manual runs
+#   make clean     remove .venv, var/ and caches
+#
+# Everything runs from .venv (created with $(PYTHON), which must be >= 3.11).
+# Test servers are started by scripts/services.sh into $(SERVICES_DIR); its env
+# file exports INTERNET10_TEST_POSTGRES_URL and INTERNET10_TEST_REDIS_URL.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TRANSLATIONS := internet10/translations
+SERVICES := scripts/services.sh
+SERVICES_DIR ?= var/test-services
+
+# Start the services, stop them when the recipe's shell exits (success, failure
+# or interrupt), and load their env.  Used at the start of a one-shell recipe.
+with_services = \
+	trap '$(SERVICES) stop $(SERVICES_DIR)' EXIT; \
+	trap 'exit 130' INT TERM; \
+	echo "==> services: start PostgreSQL + Redis in $(SERVICES_DIR)"; \
+	$(SERVICES) start $(SERVICES_DIR) >/dev/null; \
+	. $(SERVICES_DIR)/env;
+
+.PHONY: help venv install translations lint typecheck imports test demo bench \
+	services-up services-down clean
+
+help:
+	@sed -n '3,7s/^# \{0,1\}//p' Makefile
+
+# ---------------------------------------------------------------- install
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@echo "==> install: $(VENV) from $(PYTHON)"
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
+		"Python >= 3.11 is required, found " + sys.version.split()[0] + " (set PYTHON=...)")'
+	@# Debian's python3 needs python3-venv for ensurepip; install it when we can.
+	@if ! $(PYTHON) -c 'import ensurepip' 2>/dev/null && [ "$$(id -u)" -eq 0 ] \
+		&& command -v apt-get >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv; \
+	fi
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -U pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	@touch $@
+
+# Compiled catalogs (*.mo) are not in git: compile on every install, it is quick.
+translations: $(STAMP)
+	@if compgen -G '$(TRANSLATIONS)/*/LC_MESSAGES/*.po' >/dev/null; then \
+		echo "==> translations: compile"; \
+		$(VENV)/bin/pybabel compile -d $(TRANSLATIONS); \
+	fi
+
+install: $(STAMP) translations
+
+# ---------------------------------------------------------------- checks
+
+lint: $(STAMP)
+	@echo "==> lint: ruff"
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	@echo "==> typecheck: mypy --strict"
+	$(VENV)/bin/mypy --strict internet10 scheduler integrations
+
+imports: $(STAMP)
+	@echo "==> imports: import-linter contracts"
+	$(VENV)/bin/lint-imports
+
+# Both pytest runs happen even if the first fails; the target fails if either does.
+test: install lint typecheck imports
+	@$(with_services) \
+	failed=""; \
+	echo "==> pytest: SQLite"; \
+	INTERNET10_TEST_DATABASE=sqlite $(VENV)/bin/pytest -q || failed="$$failed sqlite"; \
+	echo "==> pytest: PostgreSQL"; \
+	INTERNET10_TEST_DATABASE=postgresql $(VENV)/bin/pytest -q || failed="$$failed postgresql"; \
+	echo "==> services: stop"; \
+	if [ -n "$$failed" ]; then echo "==> FAILED: pytest on$$failed"; exit 1; fi; \
+	echo "==> all checks passed"
+
+# ---------------------------------------------------------------- run
+
+demo: install
+	@echo "==> demo: internet10 demo"
+	$(VENV)/bin/internet10 demo
+
+bench: install
+	@$(with_services) \
+	echo "==> bench: python -m bench"; \
+	$(PY) -m bench; \
+	echo "==> services: stop"
+
+services-up:
+	@echo "==> services: start PostgreSQL + Redis in $(SERVICES_DIR)"
+	@$(SERVICES) start $(SERVICES_DIR)
+	@echo "==> load them with: . $(SERVICES_DIR)/env   (stop with: make services-down)"
+
+services-down:
+	@echo "==> services: stop ($(SERVICES_DIR))"
+	@$(SERVICES) stop $(SERVICES_DIR)
+
+# ---------------------------------------------------------------- clean
+
+clean: services-down
+	@echo "==> clean"
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis \
+		.import_linter_cache build dist *.egg-info
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find $(TRANSLATIONS) -name '*.mo' -delete 2>/dev/null || true
