@@ -17,14 +17,19 @@ from werkzeug.exceptions import HTTPException
 from internet10 import __doc__ as about
 from internet10.api import events as api_events
 from internet10.api import health
+from internet10.api import hubs as api_hubs
+from internet10.api import planning as api_planning
 from internet10.api import running as api_running
+from internet10.api import slots as api_slots
 from internet10.db import Database
 from internet10.errors import DomainError
-from internet10.pages import moderation, public, staff
+from internet10.pages import booking as booking_pages
+from internet10.pages import feeds, hubs, mailbox, moderation, organiser, public, staff
+from internet10.pages import planning as planning_pages
 from internet10.pages.csrf import check_csrf, csrf_token
 from internet10.settings import Settings
-from internet10.state import AppState, Dependencies
-from internet10.web import LANG_COOKIE, LANGUAGES, select_language
+from internet10.state import AppState, Dependencies, build_mailer
+from internet10.web import LANG_COOKIE, LANGUAGES, TZ_COOKIE, select_language, viewer_zone
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +49,19 @@ SECURITY_HEADERS = {
 # The interactive API docs page loads its viewer from a CDN; it is a developer tool, not a page
 # our attendees open, so it gets a looser policy of its own.
 DOCS_PATHS = ("/docs", "/redocs", "/scalar")
-PAGE_BLUEPRINTS = frozenset({"public", "staff", "moderation"})
+PAGE_BLUEPRINTS = frozenset(
+    {
+        "public",
+        "staff",
+        "moderation",
+        "feeds",
+        "hubs",
+        "mailbox",
+        "organiser",
+        "booking",
+        "planning",
+    }
+)
 
 
 def _is_api(path: str) -> bool:
@@ -55,7 +72,11 @@ def _is_api(path: str) -> bool:
     )
 
 
-def _pydantic_errors(exc: RequestSchemaValidationError) -> tuple[str | None, str]:
+SHAPE_ERRORS = frozenset({"model_type", "dict_type", "model_attributes_type", "json_invalid"})
+
+
+def _pydantic_errors(exc: RequestSchemaValidationError) -> tuple[bool, str | None, str]:
+    """(is the body itself malformed, the field at fault, a message naming it)."""
     error = exc.validation_error
     errors = getattr(error, "errors", None)
     if callable(errors):
@@ -64,8 +85,9 @@ def _pydantic_errors(exc: RequestSchemaValidationError) -> tuple[str | None, str
             first = items[0]
             loc = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
             msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-            return loc or None, f"{loc}: {msg}" if loc else msg
-    return None, "The request body is not a JSON object of the expected shape."
+            malformed = not loc and first.get("type") in SHAPE_ERRORS
+            return malformed, loc or None, f"{loc}: {msg}" if loc else msg
+    return True, None, "The request body is not a JSON object of the expected shape."
 
 
 def create_app(settings: Settings, *, dependencies: Dependencies | None = None) -> Quart:
@@ -106,9 +128,18 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
         health.blueprint,
         api_events.blueprint,
         api_running.blueprint,
+        api_hubs.blueprint,
         public.blueprint,
         staff.blueprint,
         moderation.blueprint,
+        feeds.blueprint,
+        hubs.blueprint,
+        mailbox.blueprint,
+        organiser.blueprint,
+        api_slots.blueprint,
+        booking_pages.blueprint,
+        api_planning.blueprint,
+        planning_pages.blueprint,
     ):
         app.register_blueprint(bp)
     for endpoint, view in app.view_functions.items():
@@ -121,6 +152,7 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
         if st.database is None:
             st.database = Database(settings)
             st.owned.append("database")
+        st.mailer = deps.mailer or build_mailer(settings)
         st.redis = deps.redis
         if st.redis is None and settings.redis_url:
             st.redis = Redis.from_url(
@@ -158,6 +190,15 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
                 httponly=True,
                 secure=app.config["SESSION_COOKIE_SECURE"],
             )
+        chosen_zone = request.args.get("tz")
+        if chosen_zone and viewer_zone("") == chosen_zone:
+            response.set_cookie(
+                TZ_COOKIE,
+                chosen_zone,
+                max_age=365 * 24 * 3600,
+                samesite="Lax",
+                secure=app.config["SESSION_COOKIE_SECURE"],
+            )
         response.vary.add("Accept-Language")
         response.vary.add("Cookie")
         return response
@@ -181,8 +222,8 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
 
     @app.errorhandler(RequestSchemaValidationError)
     async def _invalid(exc: RequestSchemaValidationError) -> Any:
-        field, message = _pydantic_errors(exc)
-        if isinstance(exc.validation_error, TypeError | ValueError) and field is None:
+        malformed, field, message = _pydantic_errors(exc)
+        if malformed:
             return await _error(400, "MALFORMED_BODY", message)
         return await _error(422, "VALIDATION_ERROR", message, field)
 

@@ -22,7 +22,7 @@ from internet10.jobs.worker import Worker
 from internet10.models import Role
 from internet10.services import auth
 from internet10.settings import Settings, SettingsError, load_settings
-from internet10.state import Dependencies, utcnow
+from internet10.state import Dependencies, build_mailer, utcnow
 
 DEMO_DATABASE = "sqlite+aiosqlite:///var/demo.sqlite3"
 
@@ -55,7 +55,9 @@ async def _serve(settings: Settings, bind: str, *, with_worker: bool) -> None:
         loop.add_signal_handler(sig, stop.set)
     worker_task = None
     if with_worker:
-        worker = Worker(database=database, handlers=build_handlers(settings))
+        worker = Worker(
+            database=database, handlers=build_handlers(settings, database, build_mailer(settings))
+        )
         worker_task = asyncio.create_task(worker.run_forever(stop))
     try:
         await hypercorn_serve(app, hypercorn_config(bind), shutdown_trigger=stop.wait)
@@ -122,7 +124,9 @@ def cmd_worker(_args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        worker = Worker(database=database, handlers=build_handlers(settings))
+        worker = Worker(
+            database=database, handlers=build_handlers(settings, database, build_mailer(settings))
+        )
         _progress(f"worker {worker.worker_id} running; Ctrl-C stops it")
         try:
             await worker.run_forever(stop)
@@ -168,6 +172,44 @@ def cmd_users_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Pure computation: no settings, no database. Every error is one line and exit code 2."""
+    import json
+    from pathlib import Path
+
+    from internet10.services import planning
+    from scheduler.errors import SchedulingError
+    from scheduler.planner import plan, proposal_to_json
+
+    day = planning.parse_date(args.date, "--date")
+    params = planning.agenda_from_options(
+        opening=args.opening,
+        presentation=args.presentation,
+        debate=args.debate,
+        break_after=args.break_after,
+        break_minutes=args.break_minutes,
+        closing=args.closing,
+    )
+    try:
+        chapters = planning.read_chapters_file(Path(args.chapters))
+    except planning.ChaptersFileError as exc:
+        print(f"internet10: {args.chapters}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = plan(day, args.timezone, chapters, params, top=args.top)
+    except SchedulingError as exc:
+        field = (exc.field or "").split("[")[0]
+        where = {"chapters": args.chapters, "breaks": "--break-after"}.get(field, f"--{field}")
+        print(f"internet10: {where + ': ' if field else ''}{exc.message}", file=sys.stderr)
+        return 2
+    if args.json:
+        body = {"proposals": [proposal_to_json(p) for p in result.proposals]}
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+    else:
+        print(planning.plan_table(result, args.timezone), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="internet10", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -204,6 +246,36 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--event", type=int, help="event id (moderators, hub coordinators)")
     create.add_argument("--name")
     create.set_defaults(func=cmd_users_create)
+
+    plan = sub.add_parser(
+        "plan",
+        help="propose fair start times and running orders for chapters in many time zones "
+        "(no database needed)",
+    )
+    plan.add_argument("--date", required=True, help="the event's date, YYYY-MM-DD")
+    plan.add_argument(
+        "--chapters",
+        required=True,
+        metavar="FILE",
+        help='JSON list of {"code", "name", "timezone", "hours": "08:00-22:00"}',
+    )
+    plan.add_argument("--timezone", default="Africa/Porto-Novo", help="reference zone of the event")
+    plan.add_argument("--opening", type=int, default=15, metavar="MINUTES")
+    plan.add_argument("--presentation", type=int, default=15, metavar="MINUTES")
+    plan.add_argument("--debate", type=int, default=8, metavar="MINUTES")
+    plan.add_argument("--break-after", type=int, default=5, metavar="SLOT", help="0 means no break")
+    plan.add_argument(
+        "--break",
+        dest="break_minutes",
+        type=int,
+        default=10,
+        metavar="MINUTES",
+        help="0 means no break",
+    )
+    plan.add_argument("--closing", type=int, default=15, metavar="MINUTES")
+    plan.add_argument("--top", type=int, default=3, help="how many proposals, best first")
+    plan.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    plan.set_defaults(func=cmd_plan)
     return parser
 
 

@@ -12,6 +12,7 @@ from internet10.api.schemas import ErrorBody, Line, Strict, Text, TimeZone, UTCD
 from internet10.models import Event, EventKind, EventStatus
 from internet10.services import events as service
 from internet10.web import current_principal, state
+from scheduler.agenda import AgendaParams, Break, total_minutes
 
 blueprint = Blueprint("api_events", __name__, url_prefix="/api/v1/events")
 
@@ -204,3 +205,62 @@ async def publish_event(event_id: int) -> EventOut:
 async def cancel_event(event_id: int) -> EventOut:
     """Cancel an event (organisers) that has not ended."""
     return await _transition(event_id, EventStatus.CANCELLED)
+
+
+class BreakIn(Strict):
+    after_slot: Annotated[StrictInt, Field(ge=1, le=100)]
+    minutes: Annotated[StrictInt, Field(ge=1, le=240)]
+
+
+class AgendaIn(Strict):
+    opening: Annotated[StrictInt, Field(ge=0, le=240)] = 15
+    slots: Annotated[StrictInt, Field(ge=1, le=100)] = 10
+    presentation: Annotated[StrictInt, Field(ge=1, le=240)] = 15
+    debate: Annotated[StrictInt, Field(ge=0, le=240)] = 8
+    breaks: Annotated[list[BreakIn], Field(max_length=20)] = Field(
+        default_factory=lambda: [BreakIn(after_slot=5, minutes=10)]
+    )
+    closing: Annotated[StrictInt, Field(ge=0, le=240)] = 15
+
+
+class AgendaOut(BaseModel):
+    opening: int
+    slots: int
+    presentation: int
+    debate: int
+    breaks: list[dict[str, int]]
+    closing: int
+    total_minutes: int
+
+
+@blueprint.put("/<int:event_id>/agenda")
+@validate_request(AgendaIn)
+@validate_response(AgendaOut, 200)
+@validate_response(ErrorBody, 401)
+@validate_response(ErrorBody, 403)
+@validate_response(ErrorBody, 404)
+@validate_response(ErrorBody, 409)
+@validate_response(ErrorBody, 422)
+async def set_agenda(event_id: int, data: AgendaIn) -> AgendaOut:
+    """Change the running order's shape (organisers): it must fit the event's duration."""
+    principal = await current_principal()
+    st = state()
+    params = AgendaParams(
+        opening=data.opening,
+        slots=data.slots,
+        presentation=data.presentation,
+        debate=data.debate,
+        breaks=tuple(Break(b.after_slot, b.minutes) for b in data.breaks),
+        closing=data.closing,
+    )
+    async with st.db.write() as db:
+        await service.change_agenda(db, principal, event_id, params, now=st.now())
+    return AgendaOut(
+        opening=params.opening,
+        slots=params.slots,
+        presentation=params.presentation,
+        debate=params.debate,
+        breaks=[{"after_slot": b.after_slot, "minutes": b.minutes} for b in params.breaks],
+        closing=params.closing,
+        total_minutes=total_minutes(params),
+    )

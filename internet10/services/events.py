@@ -279,3 +279,26 @@ async def event_slots(db: AsyncSession, event_id: int) -> Sequence[Slot]:
     return (
         await db.scalars(select(Slot).where(Slot.event_id == event_id).order_by(Slot.position))
     ).all()
+
+
+async def change_agenda(
+    db: AsyncSession,
+    principal: Principal | None,
+    event_id: int,
+    params: AgendaParams,
+    *,
+    now: dt.datetime,
+) -> Event:
+    """Re-lay the running order with new parameters (organisers); booked slots keep their
+    chapters by position, and a booked slot that would disappear is refused."""
+    require_organiser(principal)
+    event = await _locked(db, event_id)
+    if event.status in (EventStatus.ENDED.value, EventStatus.CANCELLED.value):
+        raise Conflict(
+            f"The event is {event.status}; it can no longer change.", code="EVENT_CLOSED"
+        )
+    await set_running_order(db, event, params, now=now)
+    event.updated_at = now
+    event.sequence += 1
+    await programme_changed(db, event, chapter_ids=None, now=now)
+    return event

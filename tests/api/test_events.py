@@ -318,3 +318,49 @@ async def test_openapi_lists_the_events_api(client: Client) -> None:
     }
     assert set(spec["paths"]["/api/v1/events"]) == {"get", "post"}
     assert not any(p.startswith(("/login", "/staff", "/events/")) for p in spec["paths"])
+
+
+async def test_organiser_changes_the_running_order(
+    client: Client, organiser: Staff, database: Database
+) -> None:
+    event = await create(client, organiser, I10)
+    response = await client.put(
+        f"/api/v1/events/{event['id']}/agenda",
+        json={
+            "opening": 10,
+            "slots": 8,
+            "presentation": 20,
+            "debate": 10,
+            "breaks": [{"after_slot": 4, "minutes": 15}],
+            "closing": 5,
+        },
+        headers=organiser.headers,
+    )
+    assert response.status_code == 200
+    assert (await response.get_json())["total_minutes"] == 270
+    from internet10.services.events import event_slots
+
+    async with database.read() as db:
+        slots = await event_slots(db, event["id"])
+    assert [s.starts_at.strftime("%H:%M") for s in slots] == [
+        "12:10",
+        "12:40",
+        "13:10",
+        "13:40",
+        "14:25",
+        "14:55",
+        "15:25",
+        "15:55",
+    ]
+    too_long = await client.put(
+        f"/api/v1/events/{event['id']}/agenda", json={"slots": 12}, headers=organiser.headers
+    )
+    assert too_long.status_code == 422
+    assert (await too_long.get_json())["code"] == "AGENDA_TOO_LONG"
+    bad_break = await client.put(
+        f"/api/v1/events/{event['id']}/agenda",
+        json={"breaks": [{"after_slot": 10, "minutes": 5}]},
+        headers=organiser.headers,
+    )
+    assert bad_break.status_code == 422
+    assert (await bad_break.get_json())["field"] == "breaks"

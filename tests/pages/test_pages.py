@@ -160,3 +160,38 @@ async def test_logout_needs_csrf_and_signs_out(https: HTTPSClient, organiser: St
     assert (await https.post("/logout")).status_code == 400
     assert (await https.post("/logout", form={"csrf_token": token})).status_code == 302
     assert (await https.get("/staff")).status_code == 302
+
+
+async def test_organiser_dashboard_publishes_and_cancels(
+    https: HTTPSClient, client: Client, organiser: Staff
+) -> None:
+    from tests.api.test_events import HUB
+
+    event = await create(client, organiser, HUB)
+    token = csrf_from(await (await https.get("/login")).get_data(as_text=True))
+    await https.post(
+        "/login",
+        form={
+            "email": organiser.email,
+            "password": "correct horse battery staple",
+            "csrf_token": token,
+        },
+    )
+    html = await (await https.get("/organiser?lang=en")).get_data(as_text=True)
+    assert "<h1>Organiser dashboard</h1>" in html
+    assert f'<tr data-event="{event["id"]}">' in html
+    published = await https.post(
+        f"/organiser/events/{event['id']}/status", form={"csrf_token": token, "to": "publish"}
+    )
+    assert published.headers["Location"] == "/organiser?done=publish"
+    after = await (await https.get("/organiser?done=publish&lang=fr")).get_data(as_text=True)
+    assert "L’événement est publié." in after
+    assert (await client.get(f"/api/v1/events/{event['id']}")).status_code == 200
+    bad = await https.post(
+        f"/organiser/events/{event['id']}/status", form={"csrf_token": token, "to": "explode"}
+    )
+    assert bad.status_code == 422
+
+
+async def test_organiser_dashboard_is_for_organisers(https: HTTPSClient) -> None:
+    assert (await https.get("/organiser")).headers["Location"] == "/login"
