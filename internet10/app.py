@@ -12,7 +12,7 @@ from quart_auth import QuartAuth
 from quart_babel import Babel
 from quart_schema import QuartSchema, RequestSchemaValidationError, hide
 from redis.asyncio import Redis
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 from internet10 import __doc__ as about
 from internet10.api import events as api_events
@@ -32,6 +32,8 @@ from internet10.state import AppState, Dependencies, build_mailer
 from internet10.web import LANG_COOKIE, LANGUAGES, TZ_COOKIE, select_language, viewer_zone
 
 log = logging.getLogger(__name__)
+
+MAX_ID = 2**31 - 1
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATES = ROOT.parent / "templates"
@@ -170,6 +172,11 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
 
     @app.before_request
     async def _before() -> None:
+        # An id in a URL names a database row: one outside the id columns' range names nothing
+        # (404 here, never a database error later).
+        for value in (request.view_args or {}).values():
+            if isinstance(value, int) and not 1 <= value <= MAX_ID:
+                raise NotFound()
         g.language = select_language()
         if not _is_api(request.path):
             await check_csrf()

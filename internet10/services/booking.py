@@ -36,6 +36,7 @@ from internet10.errors import (
 from internet10.models import Chapter, Event, EventStatus, Slot, SlotSwap
 from internet10.services.auth import Principal, normalise_email, require_organiser
 from internet10.services.events import PUBLIC_STATUSES
+from internet10.services.notifications import programme_changed
 
 TITLE_MAX = 300
 ABSTRACT_MAX = 5000
@@ -664,8 +665,10 @@ async def cancel_booking(
     """Give the slot back: it becomes open and its presentation is forgotten."""
     principal, event, slot = await _held_by_caller(db, principal, slot_id)
     _require_status(event, BOOKABLE)
+    withdrawn = slot.chapter_id
     _set_booking(slot, EMPTY_BOOKING, now)
     _bump(event, now)
+    await programme_changed(db, event, chapter_ids={withdrawn} if withdrawn else set(), now=now)
     return SlotView(slot, None, show_speakers=False)
 
 
@@ -721,6 +724,8 @@ async def assign_slot(
         }
     await _claim(db, slot, values, now=now)
     _bump(event, now)
+    if held is not None:  # a chapter moved: its slot time changed
+        await programme_changed(db, event, chapter_ids={chapter.id}, now=now)
     return SlotView(slot, chapter, show_speakers=True)
 
 
@@ -839,6 +844,9 @@ async def accept_swap(
     _decide(swap, SwapStatus.ACCEPTED, principal, now)
     await db.flush()
     _bump(event, now)
+    await programme_changed(
+        db, event, chapter_ids={swap.proposed_by_chapter_id, swap.target_chapter_id}, now=now
+    )
     return swap
 
 

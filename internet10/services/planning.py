@@ -23,6 +23,7 @@ from internet10.errors import Conflict, NotFound, ValidationFailed
 from internet10.models import Chapter, Event, EventKind, EventStatus, Slot, SlotSwap
 from internet10.services.auth import Principal, require_organiser
 from internet10.services.events import agenda_from_json, event_slots, set_running_order
+from internet10.services.notifications import programme_changed
 from scheduler.agenda import AgendaParams, Break
 from scheduler.errors import SchedulingError
 from scheduler.planner import (
@@ -448,6 +449,7 @@ async def apply(
         await _withdraw_swaps(db, event.id, changed, principal, now=now)
     event.updated_at = now
     event.sequence += 1  # iCalendar SEQUENCE and change notifications key on this
+    await programme_changed(db, event, chapter_ids=None, now=now)
     await db.flush()
     return event
 

@@ -364,3 +364,11 @@ async def test_organiser_changes_the_running_order(
     )
     assert bad_break.status_code == 422
     assert (await bad_break.get_json())["field"] == "breaks"
+
+
+@pytest.mark.parametrize("raw", ["99999999999999999999", "2147483648", "0", "-1"])
+async def test_ids_outside_the_column_range_are_404(client: Client, raw: str) -> None:
+    for path in (f"/api/v1/events/{raw}", f"/events/{raw}", f"/api/v1/slots/{raw}/live"):
+        method = client.post if path.endswith("live") else client.get
+        response = await method(path)
+        assert response.status_code == 404, path

@@ -213,3 +213,62 @@ async def test_smtp_down_retries_then_delivers(
     clock.now = now + dt.timedelta(hours=2)
     assert await worker(settings, database, url, clock).drain() == 2
     assert sorted(m["To"] for m in inbox.messages) == ["ama0@example.org", "delegue@example.bj"]
+
+
+async def test_accepted_swap_tells_both_chapters_and_the_registrants(
+    client: Client,
+    organiser: Staff,
+    database: Database,
+    now: dt.datetime,
+    settings: Settings,
+    smtp_server: tuple[str, Inbox],
+) -> None:
+    url, inbox = smtp_server
+    event = await setup_event(client, organiser, database, now, registrants=1)
+    async with database.write() as db:
+        db.add(
+            Chapter(
+                code="KE",
+                name="ISOC Kenya",
+                country="KE",
+                timezone="Africa/Nairobi",
+                languages=["en"],
+                created_at=now,
+            )
+        )
+    kenya = await make_staff(
+        database, "kenya@example.org", Role.DELEGATE, now=now, chapter_code="KE"
+    )
+    benin = await make_staff(
+        database, "delegue@example.bj", Role.DELEGATE, now=now, chapter_code="BJ"
+    )
+    slots = (await (await client.get(f"/api/v1/events/{event['id']}/slots")).get_json())["slots"]
+    booked = await client.post(
+        f"/api/v1/slots/{slots[6]['id']}/booking",
+        headers=kenya.headers,
+        json={
+            "title": "Net neutrality in Kenya",
+            "language": "en",
+            "speakers": [{"name": "Wanjiru", "email": "w@example.org"}],
+        },
+    )
+    assert booked.status_code == 201
+    proposed = await client.post(
+        f"/api/v1/slots/{slots[1]['id']}/swaps",
+        json={"to_slot_id": slots[6]["id"]},
+        headers=benin.headers,
+    )
+    assert proposed.status_code == 201
+    swap_id = (await proposed.get_json())["id"]
+    assert (
+        await client.post(f"/api/v1/swaps/{swap_id}/accept", headers=kenya.headers)
+    ).status_code == 200
+    await worker(settings, database, url, Clock(now)).drain()
+    assert sorted(m["To"] for m in inbox.messages) == [
+        "ama0@example.org",
+        "delegue@example.bj",
+        "kenya@example.org",
+    ]
+    text = inbox.to("kenya@example.org")[0].get_body(("plain",)).get_content()
+    assert text.startswith("Bonjour,\r\n")  # no name on file: no dangling comma
+    assert "2. 13:38 ISOC Kenya — Net neutrality in Kenya" in text
