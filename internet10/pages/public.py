@@ -5,9 +5,10 @@ from __future__ import annotations
 from quart import Blueprint, render_template
 from sqlalchemy import select
 
-from internet10.models import Chapter, EventKind
+from internet10.models import Chapter, EventKind, EventStatus
 from internet10.services import events as service
 from internet10.services import hubs as hubs_service
+from internet10.services import running
 from internet10.web import current_principal, state, viewer_zone
 
 blueprint = Blueprint("public", __name__)
@@ -39,6 +40,11 @@ async def event_page(event_id: int) -> str:
         }
         sessions = await hubs_service.hub_sessions(db, event.id)
     zone = viewer_zone(event.timezone)
+    live = (
+        {e.position: e for e in running.estimates(slots, now=st.now())}
+        if event.status == EventStatus.LIVE.value and slots
+        else {}
+    )
     zones = sorted({event.timezone, zone, "UTC", *(c.timezone for c in chapters.values())})
     return await render_template(
         "public/event.html",
@@ -48,4 +54,5 @@ async def event_page(event_id: int) -> str:
         sessions=sessions,
         viewer_zone=zone,
         zones=zones,
+        live=live,
     )

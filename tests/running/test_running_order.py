@@ -201,3 +201,15 @@ async def test_console_drives_the_order_with_forms(
     after = await (await https.get(done.headers["Location"] + "&lang=fr")).get_data(as_text=True)
     assert "Créneau démarré." in after
     assert 'data-status="live"' in after
+
+
+async def test_public_page_shows_the_live_estimates(
+    live_client: Client, organiser: Staff, clock: Clock
+) -> None:
+    event = await published_event(live_client, organiser)
+    slots = (await order(live_client, event["id"]))["slots"]
+    clock.now = START + dt.timedelta(minutes=25)
+    await drive(live_client, organiser, slots[0]["id"], action="start")
+    html = await (await live_client.get(f"/events/{event['id']}?lang=en")).get_data(as_text=True)
+    assert '<td data-status="live"><strong>Live</strong> · 1:25\u202fPM (+10 min)</td>' in html
+    assert '<td data-status="upcoming">1:48\u202fPM (+10 min)</td>' in html
