@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -21,8 +19,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from sqlalchemy import func, select
@@ -41,6 +37,7 @@ from tests.booking.test_booking_api import (
     slots_of,
 )
 from tests.conftest import Staff
+from tests.serving import served
 
 pytestmark = pytest.mark.integration
 
@@ -78,42 +75,6 @@ class Reply:
 
 # Sends one booking: (slot_id, staff) -> reply.
 Send = Callable[[int, Staff], Awaitable[Reply]]
-
-
-@asynccontextmanager
-async def served(app: Quart) -> AsyncIterator[str]:
-    """Serve ``app`` with Hypercorn on a free loopback port (a socket we bound, so no race for
-    the port) until the block ends; yields the base URL."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    port = listener.getsockname()[1]
-    config = Config()
-    config.bind = [f"fd://{os.dup(listener.fileno())}"]  # Hypercorn closes its copy
-    config.accesslog = None
-    config.graceful_timeout = 5
-    stop = asyncio.Event()
-    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(200):
-                try:
-                    async with http.get(f"{base}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                if server.done():
-                    server.result()  # raises what stopped it
-                await asyncio.sleep(0.02)
-            else:
-                raise AssertionError("Hypercorn did not answer /healthz")
-        yield base
-    finally:
-        stop.set()
-        await server
-        listener.close()
 
 
 @asynccontextmanager

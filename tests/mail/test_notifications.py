@@ -16,7 +16,6 @@ from internet10.db import Database
 from internet10.jobs.handlers import build_handlers
 from internet10.jobs.worker import LEASE, Worker
 from internet10.models import Chapter, Job, Registration, Role, Slot, User
-from internet10.security import hash_token, new_token
 from internet10.settings import Settings
 from tests.api.test_events import I10, create
 from tests.conftest import Staff, make_staff
@@ -65,7 +64,6 @@ async def setup_event(
                     language="en",
                     mode="online",
                     status="confirmed",
-                    token_hash=hash_token(new_token()),
                     created_at=now,
                     updated_at=now,
                 )
