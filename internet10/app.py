@@ -19,6 +19,7 @@ from internet10.api import events as api_events
 from internet10.api import health
 from internet10.api import hubs as api_hubs
 from internet10.api import planning as api_planning
+from internet10.api import registrations as api_registrations
 from internet10.api import running as api_running
 from internet10.api import slots as api_slots
 from internet10.db import Database
@@ -27,6 +28,7 @@ from internet10.pages import booking as booking_pages
 from internet10.pages import feeds, hubs, mailbox, moderation, organiser, public, staff
 from internet10.pages import planning as planning_pages
 from internet10.pages.csrf import check_csrf, csrf_token
+from internet10.ratelimit import RedisLimiter
 from internet10.settings import Settings
 from internet10.state import AppState, Dependencies, build_mailer
 from internet10.web import LANG_COOKIE, LANGUAGES, TZ_COOKIE, select_language, viewer_zone
@@ -130,6 +132,7 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
         health.blueprint,
         api_events.blueprint,
         api_running.blueprint,
+        api_registrations.blueprint,
         api_hubs.blueprint,
         public.blueprint,
         staff.blueprint,
@@ -161,6 +164,8 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
                 settings.redis_url, socket_timeout=5, socket_connect_timeout=5
             )
             st.owned.append("redis")
+        if st.redis is not None:
+            st.limiter = RedisLimiter(st.redis)
 
     @app.after_serving
     async def _close() -> None:

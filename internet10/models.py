@@ -296,8 +296,7 @@ class Registration(Base):
     chapter_id: Mapped[int | None] = mapped_column(ForeignKey("chapters.id"))
     mode: Mapped[str] = mapped_column(String(16), default="online")
     status: Mapped[str] = mapped_column(String(16))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    token_revoked_at: Mapped[dt.datetime | None]
+    promoted_at: Mapped[dt.datetime | None]
     zoom_registrant_id: Mapped[str | None] = mapped_column(String(100))
     join_url: Mapped[str | None] = mapped_column(String(1000))
     join_clicked_at: Mapped[dt.datetime | None]
@@ -305,6 +304,39 @@ class Registration(Base):
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
     cancelled_at: Mapped[dt.datetime | None]
+
+
+class RegistrationLink(Base):
+    """A personal link to one registration. Only the token's hash is kept; each mail that carries
+    a link carries a fresh one, so no token is ever stored in clear."""
+
+    __tablename__ = "registration_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class IdempotencyRecord(Base):
+    """The first response to a request sent with an ``Idempotency-Key``, to be replayed.
+
+    ``key_hash`` is a hash of the key; the response body is encrypted with a key derived from the
+    client's key and the service's secret, so the table alone reveals no access token."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("scope", "key_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int]
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
 
 
 class Question(Base):

@@ -41,6 +41,7 @@ class Settings(BaseModel):
     smtp_url: str | None = None
     mail_from: str = "Internet10 <no-reply@internet10.invalid>"
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    registration_rate_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] = 20
 
     zoom_account_id: str | None = None
     zoom_client_id: str | None = None

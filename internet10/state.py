@@ -13,6 +13,7 @@ from integrations.mail import Mailer
 from integrations.mail.mailbox import FileMailbox
 from integrations.mail.smtp import SMTPMailer
 from internet10.db import Database
+from internet10.ratelimit import InProcessLimiter, Limiter
 from internet10.settings import Settings
 
 MAILBOX_PATH = Path("var") / "mailbox.jsonl"
@@ -40,6 +41,7 @@ class AppState:
     database: Database | None = None
     redis: Redis | None = None
     mailer: Mailer | None = None
+    limiter: Limiter = field(default_factory=InProcessLimiter)
     owned: list[str] = field(default_factory=list)
 
     @property

@@ -83,3 +83,11 @@ def viewer_zone(fallback: str) -> str:
         or _known_zone(request.cookies.get(TZ_COOKIE))
         or fallback
     )
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
