@@ -82,7 +82,8 @@ async def test_same_email_twice_is_409_and_mails_the_link_again(
     assert again.status_code == 409
     body = await again.get_json()
     assert body["code"] == "ALREADY_REGISTERED"
-    assert "access_token" not in body and "personal_url" not in body
+    assert "access_token" not in body
+    assert "personal_url" not in body
     async with database.read() as db:
         kinds = [
             (j.kind, j.payload["kind"])
