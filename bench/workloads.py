@@ -20,6 +20,8 @@ token, database URL) to reset data between repetitions, and the load client; the
 
 from __future__ import annotations
 
+import json
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -27,6 +29,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 import aiohttp
 
+from bench.burst import fire, on_cpu
 from bench.client import LoadClient, LoadResult, LoadSpec
 from bench.servers import BenchError
 
@@ -249,3 +252,137 @@ class Healthz(HttpLoadWorkload):
     async def setup(self, app: AppContext) -> Plan:
         await app.api("GET", "/healthz", authenticated=False, expected=(200,))
         return Plan(app=HttpRequest("/healthz"), baseline=HttpRequest("/"))
+
+
+@register
+class RegistrationBurst:
+    """10,000 registrations for 150 places at concurrency 200, against ``POST /?status=201``.
+
+    Each app run registers on a fresh event, then checks the outcome through the organiser's
+    summary: exactly 150 confirmed, the rest waitlisted, no duplicate, no error."""
+
+    name = "registration_burst"
+    description = "10,000 distinct registrations for 150 places, 200 at a time (exact counts)"
+    uses_database = True
+    attempts = 10_000
+    places = 150
+    concurrency = 200
+
+    async def setup(self, app: AppContext) -> Plan:
+        return Plan(
+            app=HttpRequest("/api/v1/events/{event}/registrations", "POST", expected_status=201),
+            baseline=HttpRequest("/?status=201", "POST", expected_status=201),
+        )
+
+    def _bodies(self, run_id: str) -> list[bytes]:
+        return [
+            json.dumps(
+                {
+                    "name": f"Participant {i}",
+                    "email": f"p{i}.{run_id}@bench.example",
+                    "country": "BJ",
+                    "language": "fr",
+                }
+            ).encode()
+            for i in range(self.attempts)
+        ]
+
+    async def run(self, target: Target, client: LoadClient, settings: RunSettings) -> Measurement:
+        del client, settings  # every request differs: the burst client sends them
+        run_id = secrets.token_hex(4)
+        path = target.request.path
+        event_id = None
+        if target.app is not None:
+            event_id = await create_published_event(target.app, capacity=self.places)
+            path = path.format(event=event_id)
+        with on_cpu(1):
+            burst = await fire(
+                target.base_url + path, self._bodies(run_id), concurrency=self.concurrency
+            )
+        problems = []
+        unexpected = sum(n for status, n in burst.statuses.items() if status != 201)
+        if unexpected or burst.socket_errors:
+            problems.append(
+                f"{target.kind}: {unexpected} unexpected statuses {dict(burst.statuses)}, "
+                f"{burst.socket_errors} connection errors"
+            )
+        extra: dict[str, float] = {}
+        if target.app is not None and event_id is not None:
+            summary = await target.app.api(
+                "GET", f"/api/v1/events/{event_id}/registrations/summary", expected=(200,)
+            )
+            counts = (summary["confirmed"], summary["waitlisted"], summary["cancelled"])
+            expected = (self.places, self.attempts - self.places, 0)
+            if counts != expected:
+                problems.append(f"app: counts {counts}, expected {expected}")
+            extra = {"confirmed": float(counts[0]), "waitlisted": float(counts[1])}
+        result = LoadResult(
+            requests=burst.requests,
+            duration_s=burst.duration_s,
+            rps=burst.rps,
+            p50_ms=burst.percentile(0.50),
+            p99_ms=burst.percentile(0.99),
+            unexpected_status=unexpected,
+            socket_errors=burst.socket_errors,
+            statuses=dict(burst.statuses),
+        )
+        return Measurement(result, tuple(problems), extra)
+
+
+PLAN_CHAPTERS = (
+    ("BJ", "Africa/Porto-Novo"),
+    ("SN", "Africa/Dakar"),
+    ("KE", "Africa/Nairobi"),
+    ("MU", "Indian/Mauritius"),
+    ("IN", "Asia/Kolkata"),
+    ("NP", "Asia/Kathmandu"),
+    ("JP", "Asia/Tokyo"),
+    ("BR", "America/Sao_Paulo"),
+    ("NL", "America/St_Johns"),
+    ("US", "America/New_York"),
+)
+
+
+@register
+class Planner(HttpLoadWorkload):
+    """``POST /api/v1/events/{id}/plan`` for 10 chapters over a whole day of 15-minute
+    candidates (96 exact assignments), against ``POST /``."""
+
+    name = "planner"
+    description = "fair planning: 10 chapters, 96 candidate starts, exact assignment each"
+    uses_database = True
+
+    async def setup(self, app: AppContext) -> Plan:
+        await _ensure_chapters(app.database_url)
+        event_id = await create_published_event(app)
+        path = f"/api/v1/events/{event_id}/plan"
+        body = json.dumps({"date": "2026-12-19", "top": 3}).encode()
+        answer = await app.api("POST", path, {"date": "2026-12-19", "top": 3}, expected=(200,))
+        if len(answer.get("proposals", [])) != 3:
+            raise BenchError(f"POST {path} did not return 3 proposals: {answer}")
+        headers = (*app.auth_headers, ("Content-Type", "application/json"))
+        return Plan(
+            app=HttpRequest(path, "POST", headers, body),
+            baseline=HttpRequest("/", "POST", (("Content-Type", "application/json"),), body),
+        )
+
+
+async def _ensure_chapters(database_url: str) -> None:
+    """The planner plans the chapters in the database; the bench adds ten real ones."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    async with engine.begin() as conn:
+        for code, zone in PLAN_CHAPTERS:
+            exists = await conn.scalar(text("SELECT 1 FROM chapters WHERE code = :c"), {"c": code})
+            if not exists:
+                await conn.execute(
+                    text(
+                        "INSERT INTO chapters (code, name, country, timezone, languages, "
+                        "hours_start, hours_end, created_at) VALUES (:c, :n, :c, :z, '[]', "
+                        "'08:00', '22:00', CURRENT_TIMESTAMP)"
+                    ),
+                    {"c": code, "n": f"ISOC {code}", "z": zone},
+                )
+    await engine.dispose()
