@@ -24,9 +24,13 @@ from internet10.api import running as api_running
 from internet10.api import slots as api_slots
 from internet10.db import Database
 from internet10.errors import DomainError
+from internet10.pages import attendee as attendee_pages
 from internet10.pages import booking as booking_pages
+from internet10.pages import checkin as checkin_pages
 from internet10.pages import feeds, hubs, mailbox, moderation, organiser, public, staff
+from internet10.pages import jobs as jobs_pages
 from internet10.pages import planning as planning_pages
+from internet10.pages import registrations as registration_pages
 from internet10.pages.csrf import check_csrf, csrf_token
 from internet10.ratelimit import RedisLimiter
 from internet10.settings import Settings
@@ -64,6 +68,10 @@ PAGE_BLUEPRINTS = frozenset(
         "organiser",
         "booking",
         "planning",
+        "jobs",
+        "attendee",
+        "checkin",
+        "registrations",
     }
 )
 
@@ -145,6 +153,10 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
         booking_pages.blueprint,
         api_planning.blueprint,
         planning_pages.blueprint,
+        jobs_pages.blueprint,
+        attendee_pages.blueprint,
+        checkin_pages.blueprint,
+        registration_pages.blueprint,
     ):
         app.register_blueprint(bp)
     for endpoint, view in app.view_functions.items():

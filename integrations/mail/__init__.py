@@ -17,8 +17,8 @@ class Attachment:
 
 @dataclass(frozen=True)
 class OutgoingMail:
-    """One message to one person. ``key`` is stable for the same logical message, so a retried
-    send carries the same Message-ID and receivers can recognise a duplicate."""
+    """One message to one person. ``key`` names the logical message (kind and recipient); it
+    seeds the Message-ID's left part, which also carries a timestamp and a random part."""
 
     to: str
     subject: str
@@ -47,7 +47,6 @@ def build_message(mail: OutgoingMail, sender: str, domain: str) -> EmailMessage:
     message["Subject"] = mail.subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(idstring=mail.key.replace("@", "-"), domain=domain)
-    message["Content-Language"] = mail.language
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(mail.text)
     for attachment in mail.attachments:
@@ -60,4 +59,6 @@ def build_message(mail: OutgoingMail, sender: str, domain: str) -> EmailMessage:
             filename=attachment.filename,
             params=dict(p.strip().split("=", 1) for p in params.split(";") if "=" in p),
         )
+    # set last: adding an attachment turns the message multipart and drops content headers
+    message["Content-Language"] = mail.language
     return message

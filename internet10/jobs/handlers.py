@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from integrations.mail import Attachment, Mailer, MailError, OutgoingMail
 from internet10.db import Database
 from internet10.i18n import render_mail
-from internet10.jobs.worker import Handler, PermanentJobError
+from internet10.jobs.worker import Handler, PermanentJobError, RetryLater
 from internet10.models import Event
-from internet10.services import calendar, notifications
+from internet10.services import attendee_mail, calendar, notifications, reminders
+from internet10.services.attendee_mail import Letter, NoLetter, NotYet, Undeliverable
 from internet10.settings import Settings
 from internet10.state import utcnow
+
+log = logging.getLogger(__name__)
 
 
 def build_handlers(
@@ -25,15 +29,25 @@ def build_handlers(
 ) -> dict[str, Handler]:
     base_url = settings.base_url_str
 
+    async def send(mail: OutgoingMail) -> None:
+        try:
+            await mailer.send(mail)
+        except MailError as exc:
+            if not exc.retryable:
+                raise PermanentJobError(str(exc)) from None
+            raise
+
     async def programme_changed(payload: dict[str, Any]) -> None:
+        now = clock()
         async with database.write() as db:
             await notifications.fan_out(
                 db,
                 int(payload["event_id"]),
                 int(payload["sequence"]),
                 payload.get("chapter_ids"),
-                now=clock(),
+                now=now,
             )
+            await reminders.reschedule(db, int(payload["event_id"]), now=now)
 
     async def send_mail(payload: dict[str, Any]) -> None:
         async with database.read() as db:
@@ -60,11 +74,55 @@ def build_handlers(
             key=f"{payload['template']}-{event.id}-{payload['sequence']}-{payload['to']}",
             attachments=(Attachment("internet10.ics", "text/calendar; method=PUBLISH", ics),),
         )
-        try:
-            await mailer.send(mail)
-        except MailError as exc:
-            if not exc.retryable:
-                raise PermanentJobError(str(exc)) from None
-            raise
+        await send(mail)
 
-    return {"programme.changed": programme_changed, "mail.send": send_mail}
+    async def deliver(letter: Letter) -> None:
+        subject, text = render_mail(letter.template, letter.language, **letter.context)
+        attachments: tuple[Attachment, ...] = ()
+        if letter.ics is not None:
+            attachments = (
+                Attachment(attendee_mail.ICS_FILENAME, attendee_mail.ICS_CONTENT_TYPE, letter.ics),
+            )
+        mail = OutgoingMail(
+            to=letter.to,
+            subject=subject,
+            text=text,
+            language=letter.language,
+            key=letter.key,
+            attachments=attachments,
+        )
+        await send(mail)
+
+    async def registration_mail(payload: dict[str, Any]) -> None:
+        registration_id, kind = int(payload["registration_id"]), str(payload["kind"])
+        try:
+            async with database.write() as db:  # write: the letter's personal link is issued
+                letter = await attendee_mail.registration_letter(
+                    db, registration_id, kind, base_url=base_url, now=clock()
+                )
+        except Undeliverable as exc:
+            raise PermanentJobError(str(exc)) from None
+        if isinstance(letter, NoLetter):
+            log.info("%s mail for %s not sent: %s", kind, registration_id, letter.reason)
+            return
+        await deliver(letter)
+
+    async def registration_reminder(payload: dict[str, Any]) -> None:
+        registration_id, which = int(payload["registration_id"]), str(payload["which"])
+        async with database.write() as db:  # write: the letter's personal link is issued
+            letter = await attendee_mail.reminder_letter(
+                db, registration_id, which, base_url=base_url, now=clock()
+            )
+        if isinstance(letter, NotYet):
+            raise RetryLater(letter.reason, not_before=letter.not_before)
+        if isinstance(letter, NoLetter):
+            log.info("reminder %s for %s not sent: %s", which, registration_id, letter.reason)
+            return
+        await deliver(letter)
+
+    return {
+        "programme.changed": programme_changed,
+        "mail.send": send_mail,
+        "registration.mail": registration_mail,
+        "registration.reminder": registration_reminder,
+    }

@@ -33,6 +33,7 @@ from internet10.models import (
     RegistrationStatus,
 )
 from internet10.security import hash_token, new_token
+from internet10.services import reminders
 from internet10.services.auth import Principal, normalise_email, require_organiser
 from internet10.services.outbox import enqueue
 
@@ -188,6 +189,7 @@ async def register(
         ) from None
     token = await issue_link(db, registration.id, now=now)
     await _notify(db, registration, status.value, now=now)
+    await reminders.schedule(db, registration, event, now=now)
     return Registered(registration, token, await waitlist_position(db, registration))
 
 
@@ -255,6 +257,7 @@ async def _promote(db: AsyncSession, event: Event, mode: str, *, now: dt.datetim
         registration.updated_at = now
         promoted.append(registration.id)
         await _notify(db, registration, "promoted", now=now)
+        await reminders.schedule(db, registration, event, now=now)
     return promoted
 
 
@@ -321,6 +324,7 @@ async def restore(
     registration.cancelled_at = None
     registration.updated_at = now
     await _notify(db, registration, registration.status, now=now, once=False)
+    await reminders.schedule(db, registration, event, now=now)
     return registration
 
 
