@@ -297,3 +297,22 @@ async def export_registrations(event_id: int) -> Response:
 def _cell(value: str) -> str:
     """Defuse spreadsheet formulas in names typed by the public (CSV injection)."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@blueprint.post("/registrations/<int:registration_id>/links/revoke")
+@validate_response(CancelOut, 200)
+@validate_response(ErrorBody, 401)
+@validate_response(ErrorBody, 403)
+@validate_response(ErrorBody, 404)
+async def revoke_links(registration_id: int) -> CancelOut:
+    """Revoke every personal link of a registration and e-mail a fresh one (holder or
+    organisers): the old links stop working at once."""
+    attendee, principal = await _caller(registration_id)
+    st = state()
+    async with st.db.write() as db:
+        await service.replace_links(
+            db, registration_id, now=st.now(), holder=attendee, principal=principal
+        )
+        registration = await db.get(Registration, registration_id)
+        assert registration is not None  # replace_links found it
+        return CancelOut(id=registration_id, status=registration.status)

@@ -402,3 +402,31 @@ async def visible_registration(
     if registration is None:
         raise NotFound(f"No registration with id {registration_id}.")
     return registration
+
+
+async def replace_links(
+    db: AsyncSession,
+    registration_id: int,
+    *,
+    now: dt.datetime,
+    holder: Registration | None = None,
+    principal: Principal | None = None,
+) -> None:
+    """Revoke every personal link of a registration (a link leaked, a phone was lost) and mail
+    a fresh one to its address. Its holder or an organiser may."""
+    if holder is not None:
+        if holder.id != registration_id:
+            raise Forbidden("This personal link belongs to another registration.")
+    else:
+        require_organiser(principal)
+    registration = await db.get(Registration, registration_id)
+    if registration is None:
+        raise NotFound(f"No registration with id {registration_id}.")
+    await revoke_links(db, registration, now=now)
+    await enqueue(
+        db,
+        "registration.mail",
+        {"registration_id": registration.id, "kind": "link"},
+        now=now,
+        dedupe_key=f"registration.mail:link:{registration.id}:revoked:{now.isoformat()}",
+    )

@@ -273,3 +273,44 @@ async def test_rate_limit_per_address_is_429_with_retry_after(
         blocked = await register(client, event["id"], person(9))
         assert 1 <= int(blocked.headers["Retry-After"]) <= 60
         assert (await blocked.get_json())["code"] == "RATE_LIMITED"
+
+
+async def test_revoking_links_stops_the_old_ones_and_mails_a_new_one(
+    client: Client, organiser: Staff, database: Database
+) -> None:
+    event = await open_event(client, organiser)
+    reg = await (await register(client, event["id"], person(1))).get_json()
+    theirs = await (await register(client, event["id"], person(2))).get_json()
+    as_holder = {"Authorization": f"Bearer {reg['access_token']}"}
+    other = await client.post(
+        f"/api/v1/registrations/{theirs['id']}/links/revoke", headers=as_holder
+    )
+    assert other.status_code == 403
+    revoked = await client.post(
+        f"/api/v1/registrations/{reg['id']}/links/revoke", headers=as_holder
+    )
+    assert await revoked.get_json() == {"id": reg["id"], "status": "confirmed"}
+    assert (
+        await client.get(f"/api/v1/registrations/{reg['id']}", headers=as_holder)
+    ).status_code == 401
+    page = await client.get(f"/me/{reg['access_token']}")
+    assert page.status_code == 404
+    async with database.read() as db:
+        kinds = [
+            j.payload["kind"]
+            for j in (
+                await db.scalars(
+                    select(Job)
+                    .where(
+                        Job.kind == "registration.mail",
+                        Job.payload["registration_id"].as_integer() == reg["id"],
+                    )
+                    .order_by(Job.id)
+                )
+            ).all()
+        ]
+    assert kinds == ["confirmed", "link"]
+    by_organiser = await client.post(
+        f"/api/v1/registrations/{theirs['id']}/links/revoke", headers=organiser.headers
+    )
+    assert by_organiser.status_code == 200
