@@ -139,6 +139,10 @@ class Event(Base):
     bookings_need_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     agenda: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     sequence: Mapped[int] = mapped_column(default=0)
+    meeting_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    meeting_uuid: Mapped[str | None] = mapped_column(String(100))
+    meeting_join_url: Mapped[str | None] = mapped_column(String(1000))
+    meeting_start_url: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
 
@@ -384,6 +388,23 @@ class AttendanceInterval(Base):
     joined_at: Mapped[dt.datetime]
     left_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime]
+
+
+class WebhookDelivery(Base):
+    """A webhook as received (before processing): stored first, acknowledged, processed later.
+    ``digest`` (SHA-256 of the raw body) recognises a redelivery of the same notification."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    meeting_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    event_time: Mapped[dt.datetime | None]
+    received_at: Mapped[dt.datetime]
+    processed_at: Mapped[dt.datetime | None]
 
 
 class Job(Base):
