@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from internet10.errors import Conflict, NotFound, ValidationFailed
 from internet10.models import Chapter, Event, EventKind, EventStatus, Slot, SlotSwap
 from internet10.services.auth import Principal, require_organiser
+from internet10.services.booking import BOOKING_COLUMNS
 from internet10.services.events import agenda_from_json, event_slots, set_running_order
 from internet10.services.notifications import programme_changed
 from scheduler.agenda import AgendaParams, Break
@@ -41,16 +42,7 @@ MIN_YEAR, MAX_YEAR = 2000, 2100
 MAX_AGENDA_MINUTES = 24 * 60  # any one agenda block; keeps the command line's search bounded
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Booking details travel with the chapter when a proposal moves it to another slot.
-_BOOKING_FIELDS = (
-    "booking_status",
-    "title",
-    "abstract",
-    "language",
-    "speakers",
-    "slides_url",
-    "booked_at",
-    "booked_by_user_id",
-)
+_BOOKING_FIELDS = tuple(name for name in BOOKING_COLUMNS if name != "chapter_id")
 ASSIGNED_STATUS = "confirmed"  # an organiser placing a chapter needs no further approval
 CLOSED_STATUSES = (EventStatus.ENDED.value, EventStatus.CANCELLED.value)
 
