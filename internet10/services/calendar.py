@@ -62,6 +62,21 @@ def _slot_summary(event: Event, slot: Slot, chapter: Chapter | None) -> str:
     return f"{event.title} · {who}{title}"
 
 
+def _slot_vevent(event: Event, slot: Slot, chapter: Chapter | None, base_url: str) -> VEvent:
+    """One slot, with the same UID in every feed it appears in."""
+    return _vevent(
+        uid=f"slot-{slot.id}@{UID_DOMAIN}",
+        summary=_slot_summary(event, slot, chapter),
+        start=slot.starts_at,
+        end=slot.ends_at,
+        sequence=event.sequence,
+        stamp=event.updated_at,
+        url=f"{base_url}/events/{event.id}",
+        description=slot.abstract or "",
+        cancelled=event.status == EventStatus.CANCELLED.value or slot.skipped,
+    )
+
+
 async def _chapters(db: AsyncSession, ids: Iterable[int | None]) -> dict[int, Chapter]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
@@ -93,20 +108,7 @@ def _event_items(
         )
     ]
     for slot in slots:
-        chapter = chapters.get(slot.chapter_id or -1)
-        items.append(
-            _vevent(
-                uid=f"slot-{slot.id}@{UID_DOMAIN}",
-                summary=_slot_summary(event, slot, chapter),
-                start=slot.starts_at,
-                end=slot.ends_at,
-                sequence=event.sequence,
-                stamp=event.updated_at,
-                url=url,
-                description=slot.abstract or "",
-                cancelled=cancelled or slot.skipped,
-            )
-        )
+        items.append(_slot_vevent(event, slot, chapters.get(slot.chapter_id or -1), base_url))
     for session in sessions:
         items.append(
             _vevent(
@@ -156,17 +158,5 @@ async def chapter_feed(db: AsyncSession, code: str, *, base_url: str) -> bytes:
     ).all()
     cal = _calendar(f"Internet10 · {chapter.name}")
     for slot, event in rows:
-        cal.add_component(
-            _vevent(
-                uid=f"slot-{slot.id}@{UID_DOMAIN}",
-                summary=_slot_summary(event, slot, chapter),
-                start=slot.starts_at,
-                end=slot.ends_at,
-                sequence=event.sequence,
-                stamp=event.updated_at,
-                url=f"{base_url}/events/{event.id}",
-                description=slot.abstract or "",
-                cancelled=event.status == EventStatus.CANCELLED.value or slot.skipped,
-            )
-        )
+        cal.add_component(_slot_vevent(event, slot, chapter, base_url))
     return bytes(cal.to_ical())
