@@ -22,6 +22,7 @@ from internet10.api import planning as api_planning
 from internet10.api import registrations as api_registrations
 from internet10.api import running as api_running
 from internet10.api import slots as api_slots
+from internet10.api import webhooks as api_webhooks
 from internet10.db import Database
 from internet10.errors import DomainError
 from internet10.pages import attendee as attendee_pages
@@ -157,6 +158,7 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
         attendee_pages.blueprint,
         checkin_pages.blueprint,
         registration_pages.blueprint,
+        api_webhooks.blueprint,
     ):
         app.register_blueprint(bp)
     for endpoint, view in app.view_functions.items():

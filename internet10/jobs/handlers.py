@@ -12,7 +12,7 @@ from internet10.db import Database
 from internet10.i18n import render_mail
 from internet10.jobs.worker import Handler, PermanentJobError, RetryLater
 from internet10.models import Event
-from internet10.services import attendee_mail, calendar, notifications, reminders
+from internet10.services import attendance, attendee_mail, calendar, notifications, reminders
 from internet10.services.attendee_mail import Letter, NoLetter, NotYet, Undeliverable
 from internet10.settings import Settings
 from internet10.state import utcnow
@@ -120,9 +120,14 @@ def build_handlers(
             return
         await deliver(letter)
 
+    async def zoom_webhook(payload: dict[str, Any]) -> None:
+        async with database.write() as db:
+            await attendance.process_delivery(db, int(payload["delivery_id"]), now=clock())
+
     return {
         "programme.changed": programme_changed,
         "mail.send": send_mail,
         "registration.mail": registration_mail,
         "registration.reminder": registration_reminder,
+        attendance.JOB_KIND: zoom_webhook,
     }
