@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import zoneinfo
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -158,7 +157,3 @@ def _describe(exc: ValidationError, values: Mapping[str, object]) -> str:
         msg = str(err["msg"]).removeprefix("Value error, ")
         lines.append(f"{env_name(field)}={shown!s}: {msg}")
     return "; ".join(lines)
-
-
-def var_dir() -> Path:
-    return Path("var")

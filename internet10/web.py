@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel import Locale
 from quart import current_app, g, request
 from quart_auth import current_user
 
@@ -56,10 +55,6 @@ def select_language() -> str:
         return remembered
     best = request.accept_languages.best_match(LANGUAGES)
     return best or state().settings.default_language
-
-
-def current_locale() -> Locale:
-    return Locale.parse(select_language())
 
 
 TZ_COOKIE = "tz"

@@ -51,10 +51,6 @@ class Principal:
             g.role is Role.HUB_COORDINATOR and g.event_id == hub_id for g in self.grants
         )
 
-    @property
-    def roles(self) -> frozenset[Role]:
-        return frozenset(g.role for g in self.grants)
-
 
 def require_organiser(principal: Principal | None) -> Principal:
     if principal is None:
