@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from quart import Quart, Response, g, render_template, request
+from quart import Quart, Request, Response, g, render_template, request
 from quart_auth import QuartAuth
 from quart_babel import Babel
 from quart_schema import QuartSchema, RequestSchemaValidationError, hide
@@ -103,9 +103,20 @@ def _pydantic_errors(exc: RequestSchemaValidationError) -> tuple[bool, str | Non
     return True, None, "The request body is not a JSON object of the expected shape."
 
 
+class JSONRequest(Request):
+    """Unparseable JSON is the same error as a body of the wrong shape: 400 ``MALFORMED_BODY``,
+    whichever route reads it (Quart's default is a bare 400 ``BAD_REQUEST``)."""
+
+    def on_json_loading_failed(self, error: Exception) -> Any:
+        raise DomainError(
+            f"The request body is not valid JSON: {error}"[:300], code="MALFORMED_BODY"
+        )
+
+
 def create_app(settings: Settings, *, dependencies: Dependencies | None = None) -> Quart:
     deps = dependencies or Dependencies()
     app = Quart(__name__, template_folder=str(TEMPLATES), static_folder=str(ROOT / "static"))
+    app.request_class = JSONRequest
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
