@@ -18,6 +18,7 @@ from internet10.services import registration as service
 from internet10.settings import Settings
 from internet10.state import Dependencies
 from tests.api.test_events import create
+from tests.clock import Clock
 from tests.conftest import HTTPSClient, Staff
 
 PASSWORD = "correct horse battery staple"
@@ -66,19 +67,6 @@ async def sign_in(https: HTTPSClient, email: str) -> str:
     )
     assert response.status_code == 302, await response.get_data(as_text=True)
     return token
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from internet10.models import Job, Registration
 from internet10.settings import Settings
 from internet10.state import Dependencies
 from tests.api.test_events import HUB, I10
-from tests.attendee.conftest import Clock, csrf_from, enrol, published, token_of
+from tests.attendee.conftest import csrf_from, enrol, published, token_of
+from tests.clock import Clock
 from tests.conftest import HTTPSClient, Staff
 
 pytestmark = pytest.mark.integration

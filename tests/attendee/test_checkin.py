@@ -16,7 +16,8 @@ from internet10.models import AttendanceInterval, Registration, Role
 from internet10.services import auth, checkin
 from internet10.services.registration import Applicant
 from tests.api.test_events import HUB
-from tests.attendee.conftest import PASSWORD, Clock, enrol, published, sign_in
+from tests.attendee.conftest import PASSWORD, enrol, published, sign_in
+from tests.clock import Clock
 from tests.conftest import SECRET, HTTPSClient, Staff, make_staff
 
 pytestmark = pytest.mark.integration

@@ -15,16 +15,9 @@ from internet10.db import Database
 from internet10.jobs.worker import LEASE, PermanentJobError, RetryLater, Worker, backoff
 from internet10.models import Job
 from internet10.services.outbox import enqueue
+from tests.clock import Clock
 
 pytestmark = pytest.mark.integration
-
-
-class Clock:
-    def __init__(self, start: dt.datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 async def _enqueue(database: Database, n: int, now: dt.datetime, kind: str = "work") -> None:

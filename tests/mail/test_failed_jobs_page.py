@@ -15,9 +15,10 @@ from sqlalchemy import select
 from internet10.db import Database
 from internet10.models import Job, Role
 from internet10.settings import Settings
+from tests.clock import Clock
 from tests.conftest import HTTPSClient, Staff, make_staff
 from tests.mail.conftest import Inbox, _free_port
-from tests.mail.test_registration_mail import Clock, published, register, sent, worker
+from tests.mail.test_registration_mail import published, register, sent, worker
 from tests.pages.test_pages import csrf_from
 
 pytestmark = pytest.mark.integration

@@ -18,18 +18,11 @@ from internet10.jobs.worker import LEASE, Worker
 from internet10.models import Chapter, Job, Registration, Role, Slot, User
 from internet10.settings import Settings
 from tests.api.test_events import I10, create
+from tests.clock import Clock
 from tests.conftest import Staff, make_staff
 from tests.mail.conftest import Inbox
 
 pytestmark = pytest.mark.integration
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 async def setup_event(

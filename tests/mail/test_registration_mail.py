@@ -20,6 +20,7 @@ from internet10.jobs.worker import LEASE, Worker
 from internet10.models import Event, Job
 from internet10.settings import Settings
 from tests.api.test_events import I10, create
+from tests.clock import Clock
 from tests.conftest import Staff
 from tests.mail.conftest import Inbox
 
@@ -29,14 +30,6 @@ START = dt.datetime(2026, 12, 19, 12, 0, tzinfo=dt.UTC)  # I10: 13:00 in Porto-N
 DAY = dt.timedelta(hours=24)
 HOUR = dt.timedelta(hours=1)
 LINK = re.compile(r"http://testserver/me/(\S+)")
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 def worker(

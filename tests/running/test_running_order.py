@@ -15,20 +15,13 @@ from internet10.models import Role
 from internet10.settings import Settings
 from internet10.state import Dependencies
 from tests.api.test_events import I10, create
+from tests.clock import Clock
 from tests.conftest import HTTPSClient, Staff, make_staff
 from tests.pages.test_pages import csrf_from
 
 pytestmark = pytest.mark.integration
 
 START = dt.datetime(2026, 12, 19, 12, 0, tzinfo=dt.UTC)  # I10 starts 13:00 in Porto-Novo
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -12,21 +12,9 @@ from aiohttp import web
 
 from integrations.zoom.adapter import ZoomMeetings
 from integrations.zoom.standin import ZoomStandIn
+from tests.clock import Clock
 
 WEBHOOK_SECRET = "webhook-secret-for-tests"
-
-
-class Clock:
-    """The adapter's clock, moved by hand."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
 
 
 @dataclass

@@ -12,7 +12,8 @@ import pytest
 from integrations.zoom import Meeting, MeetingSpec, Participant, ProviderError, Registrant
 from integrations.zoom.adapter import ZoomMeetings
 from integrations.zoom.standin import ZoomStandIn
-from tests.zoom.conftest import Clock, make_adapter
+from tests.clock import Clock
+from tests.zoom.conftest import make_adapter
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,8 @@ import pytest
 from integrations.zoom import MeetingSpec, webhook_signature
 from integrations.zoom.adapter import ZoomMeetings
 from integrations.zoom.standin import ZoomStandIn
-from tests.zoom.conftest import WEBHOOK_SECRET, Clock, WebhookReceiver, make_adapter
+from tests.clock import Clock
+from tests.zoom.conftest import WEBHOOK_SECRET, WebhookReceiver, make_adapter
 
 pytestmark = pytest.mark.integration
 
