@@ -9,7 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 ROOT = Path(__file__).resolve().parent
@@ -27,15 +27,20 @@ def mail_environment(language: str) -> Environment:
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )
-    translations = Translations.load(str(TRANSLATIONS), [language])
+    translations = _translations(language)
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
     env.filters["when"] = lambda value, zone: format_when(value, zone, language)
     return env
 
 
+@lru_cache(maxsize=len(LANGUAGES))
+def _translations(language: str) -> NullTranslations:
+    return Translations.load(str(TRANSLATIONS), [language])
+
+
 def translator(language: str) -> Callable[[str], str]:
-    translations = Translations.load(str(TRANSLATIONS), [language])
-    return translations.gettext
+    """gettext for ``language``; the catalog is read from disk once per process."""
+    return _translations(language).gettext
 
 
 def format_when(value: dt.datetime, zone: str, language: str) -> str:
