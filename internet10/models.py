@@ -143,6 +143,11 @@ class Event(Base):
     meeting_uuid: Mapped[str | None] = mapped_column(String(100))
     meeting_join_url: Mapped[str | None] = mapped_column(String(1000))
     meeting_start_url: Mapped[str | None] = mapped_column(String(2000))
+    # SHA-256 of the meeting settings last sent to the provider: an update is sent only when
+    # they change (Zoom allows 100 meeting creates/updates per host per day).
+    meeting_spec_digest: Mapped[str | None] = mapped_column(String(64))
+    # The organiser chose to send people beyond the meeting's capacity to a livestream.
+    overflow_livestream: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
 
@@ -405,6 +410,24 @@ class WebhookDelivery(Base):
     event_time: Mapped[dt.datetime | None]
     received_at: Mapped[dt.datetime]
     processed_at: Mapped[dt.datetime | None]
+
+
+class LiveEvent(Base):
+    """One change shown live on an event's pages (Q&A, running order, attendance count).
+
+    The id is the Server-Sent Events id: a client reconnecting with ``Last-Event-ID`` is sent
+    every row of its event after that id. Rows are written in the same transaction as the change
+    they describe, under the event's row lock, so per event they commit in id order. ``data`` is
+    what attendees may see: never an anonymous asker's identity."""
+
+    __tablename__ = "live_events"
+    __table_args__ = (Index("ix_live_events_event_id_id", "event_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime]
 
 
 class Job(Base):
