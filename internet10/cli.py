@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Sequence
@@ -12,7 +13,9 @@ from collections.abc import Sequence
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.run import run as hypercorn_run
+from pydantic import AnyHttpUrl
 
+from integrations.zoom.standin import ZoomStandIn
 from internet10 import migrate
 from internet10.app import create_app
 from internet10.db import Database
@@ -41,13 +44,45 @@ def hypercorn_config(bind: str, workers: int = 1) -> HypercornConfig:
     return config
 
 
-async def _serve(settings: Settings, bind: str, *, with_worker: bool) -> None:
-    """One process serving the app; in the demo's shape, with an in-process job worker too.
+async def _start_zoom_standin(settings: Settings) -> tuple[ZoomStandIn, Settings]:
+    """The demo without Zoom credentials: a local Zoom stand-in, its webhooks signed to us."""
+    secret = settings.zoom_webhook_secret or secrets.token_urlsafe(24)
+    standin = ZoomStandIn(
+        webhook_url=f"{settings.base_url_str}/webhooks/zoom", webhook_secret=secret
+    )
+    await standin.start()
+    settings = settings.model_copy(
+        update={
+            "zoom_account_id": standin.account_id,
+            "zoom_client_id": standin.client_id,
+            "zoom_client_secret": standin.client_secret,
+            "zoom_api_url": AnyHttpUrl(standin.api_url),
+            "zoom_oauth_url": AnyHttpUrl(standin.oauth_url),
+            "zoom_webhook_secret": secret,
+        }
+    )
+    _progress(f"Zoom stand-in on {standin.base_url} (no INTERNET10_ZOOM_ACCOUNT_ID set)")
+    return standin, settings
+
+
+async def _serve(
+    settings: Settings, bind: str, *, with_worker: bool, zoom_standin: bool = False
+) -> None:
+    """One process serving the app; in the demo's shape, with an in-process job worker too
+    (and, without Zoom credentials, the local Zoom stand-in).
 
     SIGINT and SIGTERM stop it gracefully: Hypercorn stops accepting and finishes requests,
     and the worker gives back the jobs it holds.
     """
+    standin = None
+    if zoom_standin:
+        standin, settings = await _start_zoom_standin(settings)
     database = Database(settings)
+    if standin is not None:
+        from internet10 import demo
+
+        queued = await demo.fresh_meetings(database, now=utcnow())
+        _progress(f"{queued} meetings queued on the stand-in")
     app = create_app(settings, dependencies=Dependencies(database=database))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -66,6 +101,8 @@ async def _serve(settings: Settings, bind: str, *, with_worker: bool) -> None:
         if worker_task is not None:
             await worker_task
         await database.dispose()
+        if standin is not None:
+            await standin.stop()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -100,7 +137,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     asyncio.run(prepare())
     if args.no_serve:
         return 0
-    asyncio.run(_serve(settings, args.bind, with_worker=True))
+    asyncio.run(
+        _serve(settings, args.bind, with_worker=True, zoom_standin=not settings.zoom_configured)
+    )
     return 0
 
 

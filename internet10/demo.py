@@ -5,11 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from internet10.db import Database
-from internet10.models import Chapter, EventKind, EventStatus, Role, User
-from internet10.services import auth
+from internet10.models import (
+    Chapter,
+    Event,
+    EventKind,
+    EventStatus,
+    Job,
+    Registration,
+    Role,
+    User,
+)
+from internet10.services import auth, meetings
 from internet10.services import events as events_service
 
 # Ten chapters, ten different UTC offsets (in December): half-hour and 45-minute ones included.
@@ -144,6 +153,38 @@ async def seed(database: Database, *, now: dt.datetime) -> bool:
             name="Coordinateur hub",
         )
     return True
+
+
+async def fresh_meetings(database: Database, *, now: dt.datetime) -> int:
+    """The demo's Zoom stand-in starts empty each run: forget the meetings and personal links of
+    the previous run and queue a new meeting for every published or live event (its creation
+    queues the links). Returns how many meetings were queued."""
+    async with database.write() as db:
+        await db.execute(
+            update(Event).values(
+                meeting_id=None,
+                meeting_uuid=None,
+                meeting_join_url=None,
+                meeting_start_url=None,
+                meeting_spec_digest=None,
+            )
+        )
+        await db.execute(update(Registration).values(zoom_registrant_id=None, join_url=None))
+        rows = (
+            await db.scalars(
+                select(Event).where(
+                    Event.status.in_((EventStatus.PUBLISHED.value, EventStatus.LIVE.value))
+                )
+            )
+        ).all()
+        for event in rows:
+            await db.execute(
+                delete(Job).where(
+                    Job.dedupe_key == f"{meetings.SYNC_JOB}:{event.id}:{event.sequence}"
+                )
+            )
+            await meetings.request_sync(db, event, now=now)
+    return len(rows)
 
 
 async def login_links(database: Database, base_url: str, *, now: dt.datetime) -> DemoLinks:

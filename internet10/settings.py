@@ -41,6 +41,8 @@ class Settings(BaseModel):
     mail_from: str = "Internet10 <no-reply@internet10.invalid>"
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     registration_rate_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] = 20
+    qa_question_rate_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] = 3
+    qa_vote_rate_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] = 30
 
     zoom_account_id: str | None = None
     zoom_client_id: str | None = None
@@ -49,6 +51,7 @@ class Settings(BaseModel):
     zoom_api_url: AnyHttpUrl = AnyHttpUrl("https://api.zoom.us/v2")
     zoom_oauth_url: AnyHttpUrl = AnyHttpUrl("https://zoom.us/oauth/token")
     zoom_host_capacity: Annotated[int, Field(ge=1, le=100_000)] = 100
+    zoom_calls_per_second: Annotated[float, Field(gt=0, le=100)] = 20.0
 
     @field_validator("database_url")
     @classmethod

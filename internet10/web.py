@@ -10,6 +10,7 @@ from quart_auth import current_user
 
 from internet10.errors import NotAuthenticated
 from internet10.services.auth import Principal, authenticate_token, principal_for_user
+from internet10.services.meetings import MeetingPolicy
 from internet10.state import AppState
 
 LANGUAGES = ("fr", "en")
@@ -18,6 +19,13 @@ LANG_COOKIE = "lang"
 
 def state() -> AppState:
     return cast(AppState, current_app.extensions["internet10"])
+
+
+def meeting_policy() -> MeetingPolicy:
+    settings = state().settings
+    return MeetingPolicy(
+        enabled=settings.zoom_configured, host_capacity=settings.zoom_host_capacity
+    )
 
 
 async def current_principal() -> Principal | None:

@@ -110,6 +110,7 @@ class ZoomStandIn:
         self.oauth_url = ""
         # what tests look at
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, in order
+        self.timeline: list[tuple[float, str, str]] = []  # (monotonic time, method, path)
         self.bodies: list[tuple[str, str, Any]] = []  # (method, path, JSON body) of /v2 writes
         self.meetings: dict[int, dict[str, Any]] = {}  # Zoom's meeting shape, as stored
         self.live_streams: dict[int, dict[str, str]] = {}
@@ -241,6 +242,31 @@ class ZoomStandIn:
             duration=int((leave - join).total_seconds()),
         )
 
+    async def start_meeting(self, meeting_id: int | str) -> None:
+        """The host starts the meeting: ``meeting.started`` is sent, as Zoom does."""
+        meeting = self.meetings[int(meeting_id)]
+        meeting["status"] = "started"
+        started = _zoom_time(dt.datetime.fromtimestamp(int(self._now()), dt.UTC))
+        await self._send_webhook("meeting.started", meeting, None, {"start_time": started})
+
+    async def end_meeting(self, meeting_id: int | str) -> None:
+        """The host ends the meeting: everyone still in leaves (their report rows close) and
+        ``meeting.ended`` is sent. No ``participant_left`` is sent for them, as often with Zoom:
+        the meeting's end closes their intervals."""
+        meeting = self.meetings[int(meeting_id)]
+        meeting["status"] = "waiting"
+        ended_at = dt.datetime.fromtimestamp(int(self._now()), dt.UTC)
+        for uuid, presence in list(self._presences.items()):
+            if presence.meeting_id != meeting["id"]:
+                continue
+            del self._presences[uuid]
+            for row in self._report[meeting["id"]]:
+                if row["participant_uuid"] == uuid:
+                    row["leave_time"] = _zoom_time(ended_at)
+                    row["duration"] = int((ended_at - presence.joined_at).total_seconds())
+                    row["status"] = "left"
+        await self._send_webhook("meeting.ended", meeting, None, {"end_time": _zoom_time(ended_at)})
+
     def registrants(self, meeting_id: int | str) -> list[dict[str, str]]:
         return [
             {"id": r.id, "email": r.email, "status": r.status}
@@ -255,6 +281,7 @@ class ZoomStandIn:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
+        self.timeline.append((time.monotonic(), request.method, request.path))
         if not request.path.startswith("/v2/"):
             return await handler(request)
         if request.method in ("POST", "PATCH", "PUT") and request.body_exists:
@@ -693,29 +720,33 @@ class ZoomStandIn:
         }
 
     async def _send_webhook(
-        self, event: str, meeting: dict[str, Any], participant: dict[str, Any]
+        self,
+        event: str,
+        meeting: dict[str, Any],
+        participant: dict[str, Any] | None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         """POST a signed webhook, as Zoom does; the outcome goes to ``webhook_deliveries``."""
         if not (self.webhook_url and self.webhook_secret) or self._client is None:
             return
         now = self._now()
+        obj: dict[str, Any] = {
+            "id": str(meeting["id"]),
+            "uuid": meeting["uuid"],
+            "host_id": meeting["host_id"],
+            "topic": meeting["topic"],
+            "type": meeting["type"],
+            "start_time": meeting["start_time"],
+            "timezone": meeting["timezone"],
+            "duration": meeting["duration"],
+        }
+        if participant is not None:
+            obj["participant"] = participant
+        obj.update(extra or {})
         envelope = {
             "event": event,
             "event_ts": int(now * 1000),
-            "payload": {
-                "account_id": self.account_id,
-                "object": {
-                    "id": str(meeting["id"]),
-                    "uuid": meeting["uuid"],
-                    "host_id": meeting["host_id"],
-                    "topic": meeting["topic"],
-                    "type": meeting["type"],
-                    "start_time": meeting["start_time"],
-                    "timezone": meeting["timezone"],
-                    "duration": meeting["duration"],
-                    "participant": participant,
-                },
-            },
+            "payload": {"account_id": self.account_id, "object": obj},
         }
         body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         timestamp = str(int(now))

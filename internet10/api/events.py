@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt
-from quart import Blueprint
-from quart_schema import validate_querystring, validate_request, validate_response
+from pydantic import BaseModel, Field, StrictBool, StrictInt, ValidationError
+from quart import Blueprint, request
+from quart_schema import (
+    RequestSchemaValidationError,
+    validate_querystring,
+    validate_request,
+    validate_response,
+)
 
 from internet10.api.schemas import ErrorBody, Line, Strict, Text, TimeZone, UTCDateTime, iso_utc
 from internet10.models import Event, EventKind, EventStatus
 from internet10.services import events as service
-from internet10.web import current_principal, state
+from internet10.services.meetings import Overflow
+from internet10.web import current_principal, meeting_policy, state
 from scheduler.agenda import AgendaParams, Break, total_minutes
 
 blueprint = Blueprint("api_events", __name__, url_prefix="/api/v1/events")
@@ -69,6 +75,8 @@ class EventOut(BaseModel):
     bookings_need_approval: bool
     sequence: int
     public_url: str
+    online_meeting: bool = Field(description="The event's online meeting exists (Zoom).")
+    overflow_livestream: bool
 
 
 class EventList(BaseModel):
@@ -101,6 +109,8 @@ def event_out(event: Event) -> EventOut:
         bookings_need_approval=event.bookings_need_approval,
         sequence=event.sequence,
         public_url=f"{state().settings.base_url_str}/events/{event.id}",
+        online_meeting=event.meeting_id is not None,
+        overflow_livestream=event.overflow_livestream,
     )
 
 
@@ -175,14 +185,37 @@ async def update_event(event_id: int, data: EventUpdate) -> EventOut:
     st = state()
     changes = service.EventChanges(**data.model_dump(exclude_unset=True, exclude_none=True))
     async with st.db.write() as db:
-        return event_out(await service.update_event(db, principal, event_id, changes, now=st.now()))
+        event = await service.update_event(
+            db, principal, event_id, changes, now=st.now(), meetings=meeting_policy()
+        )
+        return event_out(event)
 
 
-async def _transition(event_id: int, target: EventStatus) -> EventOut:
+async def _transition(
+    event_id: int, target: EventStatus, overflow: Overflow | None = None
+) -> EventOut:
     principal = await current_principal()
     st = state()
     async with st.db.write() as db:
-        return event_out(await service.change_status(db, principal, event_id, target, now=st.now()))
+        event = await service.change_status(
+            db,
+            principal,
+            event_id,
+            target,
+            now=st.now(),
+            meetings=meeting_policy(),
+            overflow=overflow,
+        )
+        return event_out(event)
+
+
+class PublishIn(Strict):
+    overflow: Overflow | None = Field(
+        default=None,
+        description="Needed when the event expects more people than one meeting host holds "
+        "(409 HOST_CAPACITY otherwise): 'livestream' sends the overflow to YouTube Live, "
+        "'none' publishes as it is.",
+    )
 
 
 @blueprint.post("/<int:event_id>/publish")
@@ -191,9 +224,18 @@ async def _transition(event_id: int, target: EventStatus) -> EventOut:
 @validate_response(ErrorBody, 403)
 @validate_response(ErrorBody, 404)
 @validate_response(ErrorBody, 409)
+@validate_response(ErrorBody, 422)
 async def publish_event(event_id: int) -> EventOut:
-    """Publish a draft (organisers). Publishing twice is harmless."""
-    return await _transition(event_id, EventStatus.PUBLISHED)
+    """Publish a draft (organisers). Publishing twice is harmless. The body is optional:
+    ``{"overflow": "none" | "livestream"}`` (see PublishIn)."""
+    raw = await request.get_data()
+    choice = PublishIn()
+    if raw.strip():
+        try:
+            choice = PublishIn.model_validate_json(raw)
+        except ValidationError as exc:
+            raise RequestSchemaValidationError(exc) from None
+    return await _transition(event_id, EventStatus.PUBLISHED, choice.overflow)
 
 
 @blueprint.post("/<int:event_id>/cancel")

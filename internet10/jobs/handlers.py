@@ -8,11 +8,21 @@ from collections.abc import Callable
 from typing import Any
 
 from integrations.mail import Attachment, Mailer, MailError, OutgoingMail
+from integrations.zoom import MeetingProvider
+from integrations.zoom.adapter import ZoomMeetings
 from internet10.db import Database
 from internet10.i18n import render_mail
+from internet10.jobs.gate import ProviderGate
 from internet10.jobs.worker import Handler, PermanentJobError, RetryLater
 from internet10.models import Event
-from internet10.services import attendance, attendee_mail, calendar, notifications, reminders
+from internet10.services import (
+    attendance,
+    attendee_mail,
+    calendar,
+    meetings,
+    notifications,
+    reminders,
+)
 from internet10.services.attendee_mail import Letter, NoLetter, NotYet, Undeliverable
 from internet10.settings import Settings
 from internet10.state import utcnow
@@ -26,8 +36,16 @@ def build_handlers(
     mailer: Mailer,
     *,
     clock: Callable[[], dt.datetime] = utcnow,
+    meeting_provider: MeetingProvider | None = None,
 ) -> dict[str, Handler]:
     base_url = settings.base_url_str
+    provider = meeting_provider or zoom_from_settings(settings)
+    gate = ProviderGate("Zoom", settings.zoom_calls_per_second, clock=clock)
+
+    def zoom() -> MeetingProvider:
+        if provider is None:
+            raise PermanentJobError("Zoom is not configured (INTERNET10_ZOOM_ACCOUNT_ID ...)")
+        return provider
 
     async def send(mail: OutgoingMail) -> None:
         try:
@@ -124,10 +142,45 @@ def build_handlers(
         async with database.write() as db:
             await attendance.process_delivery(db, int(payload["delivery_id"]), now=clock())
 
+    async def meeting_sync(payload: dict[str, Any]) -> None:
+        event_id, chosen = int(payload["event_id"]), zoom()
+        done = await gate.call(
+            lambda: meetings.sync_meeting(database, chosen, event_id, now=clock())
+        )
+        log.info("meeting of event %s: %s", event_id, done)
+
+    async def meeting_registrant(payload: dict[str, Any]) -> None:
+        registration_id, chosen = int(payload["registration_id"]), zoom()
+        await gate.call(
+            lambda: meetings.sync_registrant(database, chosen, registration_id, now=clock())
+        )
+
+    async def meeting_reconcile(payload: dict[str, Any]) -> None:
+        event_id, uuid, chosen = int(payload["event_id"]), str(payload["meeting_uuid"]), zoom()
+        added = await gate.call(
+            lambda: meetings.reconcile(database, chosen, event_id, uuid, now=clock())
+        )
+        log.info("participants report of event %s: %d spans webhooks missed", event_id, added)
+
     return {
+        meetings.SYNC_JOB: meeting_sync,
+        meetings.REGISTRANT_JOB: meeting_registrant,
+        meetings.RECONCILE_JOB: meeting_reconcile,
         "programme.changed": programme_changed,
         "mail.send": send_mail,
         "registration.mail": registration_mail,
         "registration.reminder": registration_reminder,
         attendance.JOB_KIND: zoom_webhook,
     }
+
+
+def zoom_from_settings(settings: Settings) -> MeetingProvider | None:
+    if not (settings.zoom_account_id and settings.zoom_client_id and settings.zoom_client_secret):
+        return None
+    return ZoomMeetings(
+        settings.zoom_account_id,
+        settings.zoom_client_id,
+        settings.zoom_client_secret,
+        str(settings.zoom_api_url).rstrip("/"),
+        str(settings.zoom_oauth_url),
+    )

@@ -39,11 +39,15 @@ class PermanentJobError(Exception):
 
 
 class RetryLater(Exception):
-    """Raised by a handler that knows when to try again (e.g. a provider's Retry-After)."""
+    """Raised by a handler that knows when to try again (e.g. a provider's Retry-After).
 
-    def __init__(self, message: str, *, not_before: dt.datetime) -> None:
+    ``attempted=False`` says the job did not even try (it was deferred, e.g. while a provider
+    is known to be down): the attempt is given back and the job runs again at ``not_before``."""
+
+    def __init__(self, message: str, *, not_before: dt.datetime, attempted: bool = True) -> None:
         super().__init__(message)
         self.not_before = not_before
+        self.attempted = attempted
 
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
@@ -98,7 +102,7 @@ class Worker:
         handler = self.handlers.get(job.kind)
         error: str | None = None
         not_before: dt.datetime | None = None
-        permanent = False
+        permanent = deferred = False
         if handler is None:
             error, permanent = f"no handler for job kind {job.kind!r}", True
         else:
@@ -108,22 +112,39 @@ class Worker:
                 error, permanent = f"{type(exc).__name__}: {exc}", True
             except RetryLater as exc:
                 error, not_before = f"{type(exc).__name__}: {exc}", exc.not_before
+                deferred = not exc.attempted
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
-        await self._finish(job, error=error, permanent=permanent, not_before=not_before)
+        await self._finish(
+            job, error=error, permanent=permanent, not_before=not_before, deferred=deferred
+        )
 
     async def _finish(
-        self, job: Job, *, error: str | None, permanent: bool, not_before: dt.datetime | None
+        self,
+        job: Job,
+        *,
+        error: str | None,
+        permanent: bool,
+        not_before: dt.datetime | None,
+        deferred: bool = False,
     ) -> None:
         now = self.clock()
         values: dict[str, Any] = {"locked_by": None, "locked_until": None, "updated_at": now}
-        if error is None:
+        if deferred and not_before is not None:
+            values |= {
+                "status": JobStatus.PENDING.value,
+                "run_after": not_before,
+                "attempts": job.attempts - 1,
+                "last_error": error,
+            }
+        elif error is None:
             values |= {"status": JobStatus.DONE.value, "finished_at": now, "last_error": None}
         elif permanent or job.attempts >= job.max_attempts:
             log.warning("job %s (%s) failed for good: %s", job.id, job.kind, error)
             values |= {"status": JobStatus.FAILED.value, "finished_at": now, "last_error": error}
         else:
-            retry_at = max(now + backoff(job.attempts, self.rng), not_before or now)
+            # A handler that says when to come back knows better than the backoff.
+            retry_at = not_before or now + backoff(job.attempts, self.rng)
             values |= {
                 "status": JobStatus.PENDING.value,
                 "run_after": retry_at,

@@ -32,6 +32,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from integrations.zoom import Participant
 from internet10.models import AttendanceInterval, Event, Registration, WebhookDelivery
 from internet10.services.outbox import enqueue
 
@@ -39,7 +40,13 @@ log = logging.getLogger(__name__)
 
 PROVIDER = "zoom"
 SOURCE = "zoom"
+REPORT_SOURCE = "report"  # spans only the participants report knew of (see apply_report)
 JOB_KIND = "zoom.webhook"
+RECONCILE_JOB = "meeting.reconcile"
+# Zoom's report of a meeting is complete a few minutes after it ends.
+RECONCILE_DELAY = dt.timedelta(minutes=5)
+# Report and webhook times of one visit differ by a few seconds; closer than this, they are one.
+SAME_VISIT = dt.timedelta(seconds=60)
 STARTED = "meeting.started"
 ENDED = "meeting.ended"
 JOINED = "meeting.participant_joined"
@@ -367,8 +374,113 @@ async def process_delivery(db: AsyncSession, delivery_id: int, *, now: dt.dateti
         rebuilt = await rebuild(db, delivery.meeting_id, key=key, now=now)
     elif delivery.kind == ENDED:
         rebuilt = await rebuild(db, delivery.meeting_id, now=now)
-    else:  # meeting.started: kept for the record; intervals come from participants
-        rebuilt = 1
+        await _request_reconcile(db, delivery, now=now)
+    else:  # meeting.started: remember the occurrence; intervals come from participants
+        rebuilt = await _remember_occurrence(db, delivery)
     if not rebuilt:
         log.info("zoom webhook %s: no event holds meeting %s", delivery_id, delivery.meeting_id)
     delivery.processed_at = now
+
+
+# -- the participants report --------------------------------------------------------------------
+
+
+def _occurrence(delivery: WebhookDelivery) -> str:
+    return _text(_object(delivery.payload).get("uuid"))
+
+
+async def _remember_occurrence(db: AsyncSession, delivery: WebhookDelivery) -> int:
+    """``meeting.started`` names the occurrence (its uuid): the report is read by it."""
+    uuid = _occurrence(delivery)
+    events = (await db.scalars(select(Event).where(Event.meeting_id == delivery.meeting_id))).all()
+    for event in events:
+        if uuid:
+            event.meeting_uuid = uuid[:100]
+    return len(events)
+
+
+async def _request_reconcile(
+    db: AsyncSession, delivery: WebhookDelivery, *, now: dt.datetime
+) -> None:
+    events = (await db.scalars(select(Event).where(Event.meeting_id == delivery.meeting_id))).all()
+    for event in events:
+        uuid = _occurrence(delivery) or event.meeting_uuid
+        if not uuid:
+            continue
+        await enqueue(
+            db,
+            RECONCILE_JOB,
+            {"event_id": event.id, "meeting_uuid": uuid},
+            now=now,
+            run_after=now + RECONCILE_DELAY,
+            dedupe_key=f"{RECONCILE_JOB}:{event.id}:{uuid}"[:200],
+            max_attempts=25,
+        )
+
+
+def _overlaps(start: dt.datetime, end: dt.datetime | None, other: AttendanceInterval) -> bool:
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
+    other_end = (other.left_at or far) + SAME_VISIT
+    return start <= other_end and other.joined_at - SAME_VISIT <= (end or far)
+
+
+async def apply_report(
+    db: AsyncSession, event_id: int, participants: Sequence[Participant], *, now: dt.datetime
+) -> int:
+    """Fill what webhooks missed from the provider's participants report, without counting a
+    visit twice. Returns how many report spans were kept.
+
+    A report span is kept (source ``report``) only when no webhook interval of the same person
+    overlaps it (within ``SAME_VISIT``). The same person: the same registration when the span
+    matches one (registrant id, e-mail, then name, as webhooks are matched), else the same
+    participant key or normalised name among guests. Every run replaces the event's ``report``
+    rows, so running it twice, or after late webhooks, gives the same result."""
+    await db.execute(
+        delete(AttendanceInterval).where(
+            AttendanceInterval.event_id == event_id,
+            AttendanceInterval.source == REPORT_SOURCE,
+        )
+    )
+    known = (
+        await db.scalars(
+            select(AttendanceInterval).where(
+                AttendanceInterval.event_id == event_id,
+                AttendanceInterval.source == SOURCE,
+            )
+        )
+    ).all()
+    kept: set[tuple[str, dt.datetime]] = set()
+    for span in sorted(participants, key=lambda p: (p.joined_at, p.key)):
+        who = _Identity(span.registrant_id or "", (span.email or "").lower(), span.name)
+        registration_id = await _match(db, event_id, who)
+        if registration_id is not None:
+            same = [i for i in known if i.registration_id == registration_id]
+        else:
+            wanted = normalise_name(span.name)
+            same = [
+                i
+                for i in known
+                if i.registration_id is None
+                and (i.participant_key == span.key or (wanted and normalise_name(i.name) == wanted))
+            ]
+        if any(_overlaps(span.joined_at, span.left_at, i) for i in same):
+            continue
+        key = (span.key[:200] or f"report:{normalise_name(span.name)}"[:200], span.joined_at)
+        if key in kept:
+            continue
+        kept.add(key)
+        db.add(
+            AttendanceInterval(
+                event_id=event_id,
+                registration_id=registration_id,
+                source=REPORT_SOURCE,
+                participant_key=key[0],
+                name=span.name[:200],
+                email=(span.email or "").lower()[:320] or None,
+                joined_at=span.joined_at,
+                left_at=span.left_at,
+                created_at=now,
+            )
+        )
+    await db.flush()
+    return len(kept)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from internet10.errors import Conflict, NotFound, ValidationFailed
 from internet10.models import Event, EventKind, EventStatus, Slot
 from internet10.services.auth import Principal, require_organiser
+from internet10.services.meetings import MeetingPolicy, Overflow, check_publish, request_sync
 from internet10.services.notifications import programme_changed
 from scheduler.agenda import AgendaParams, Break, build_agenda
 from scheduler.errors import SchedulingError
@@ -22,6 +23,9 @@ PUBLIC_STATUSES = (
     EventStatus.ENDED.value,
     EventStatus.CANCELLED.value,
 )
+
+# Changes that the online meeting shows (its topic, time, length, zone).
+MEETING_FIELDS = frozenset({"title", "starts_at", "duration_minutes", "timezone"})
 
 # Which status may follow which. Cancelling is allowed until the event has ended.
 TRANSITIONS: dict[EventStatus, frozenset[EventStatus]] = {
@@ -217,6 +221,7 @@ async def update_event(
     changes: EventChanges,
     *,
     now: dt.datetime,
+    meetings: MeetingPolicy,
 ) -> Event:
     require_organiser(principal)
     event = await _locked(db, event_id)
@@ -239,6 +244,12 @@ async def update_event(
         event.sequence += 1  # iCalendar SEQUENCE and change notifications key on this
     if changed & {"starts_at", "duration_minutes", "timezone"}:
         await programme_changed(db, event, chapter_ids=None, now=now)
+    if (
+        meetings.enabled
+        and changed & MEETING_FIELDS
+        and event.status in (EventStatus.PUBLISHED.value, EventStatus.LIVE.value)
+    ):
+        await request_sync(db, event, now=now)
     return event
 
 
@@ -256,7 +267,11 @@ async def change_status(
     target: EventStatus,
     *,
     now: dt.datetime,
+    meetings: MeetingPolicy,
+    overflow: Overflow | None = None,
 ) -> Event:
+    """Publish, start, end or cancel. Publishing past the meeting host's capacity needs the
+    organiser's choice of ``overflow`` (see ``meetings.check_publish``)."""
     require_organiser(principal)
     event = await _locked(db, event_id)
     current = EventStatus(event.status)
@@ -267,9 +282,16 @@ async def change_status(
             f"An event that is {current.value} cannot become {target.value}.",
             code="INVALID_STATUS_CHANGE",
         )
+    if target is EventStatus.PUBLISHED:
+        check_publish(event, meetings, overflow)
     event.status = target.value
     event.updated_at = now
     event.sequence += 1
+    if meetings.enabled and (
+        target is EventStatus.PUBLISHED
+        or (target is EventStatus.CANCELLED and current is not EventStatus.DRAFT)
+    ):
+        await request_sync(db, event, now=now)
     if target is EventStatus.CANCELLED and current is not EventStatus.DRAFT:
         await programme_changed(db, event, chapter_ids=None, now=now)
     return event

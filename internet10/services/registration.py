@@ -33,7 +33,7 @@ from internet10.models import (
     RegistrationStatus,
 )
 from internet10.security import hash_token, new_token
-from internet10.services import reminders
+from internet10.services import meetings, reminders
 from internet10.services.auth import Principal, normalise_email, require_organiser
 from internet10.services.outbox import enqueue
 
@@ -190,6 +190,8 @@ async def register(
     token = await issue_link(db, registration.id, now=now)
     await _notify(db, registration, status.value, now=now)
     await reminders.schedule(db, registration, event, now=now)
+    if status is RegistrationStatus.CONFIRMED:
+        await meetings.request_registrant_sync(db, registration, event, now=now)
     return Registered(registration, token, await waitlist_position(db, registration))
 
 
@@ -258,6 +260,7 @@ async def _promote(db: AsyncSession, event: Event, mode: str, *, now: dt.datetim
         promoted.append(registration.id)
         await _notify(db, registration, "promoted", now=now)
         await reminders.schedule(db, registration, event, now=now)
+        await meetings.request_registrant_sync(db, registration, event, now=now)
     return promoted
 
 
@@ -302,6 +305,8 @@ async def cancel(
     registration.updated_at = now
     await db.flush()
     await _notify(db, registration, "cancelled", now=now)
+    if registration.zoom_registrant_id is not None:
+        await meetings.request_registrant_sync(db, registration, event, now=now)
     if event.status in OPEN_STATUSES:
         return await _promote(db, event, registration.mode, now=now)
     return []
@@ -325,6 +330,7 @@ async def restore(
     registration.updated_at = now
     await _notify(db, registration, registration.status, now=now, once=False)
     await reminders.schedule(db, registration, event, now=now)
+    await meetings.request_registrant_sync(db, registration, event, now=now)
     return registration
 
 

@@ -64,6 +64,8 @@ async def test_create_event_returns_the_event_in_utc(client: Client, organiser: 
         "bookings_need_approval": False,
         "sequence": 0,
         "public_url": "http://testserver/events/1",
+        "online_meeting": False,
+        "overflow_livestream": False,
     }
 
 

@@ -1,0 +1,100 @@
+"""Calling a provider from jobs: paced under its per-second limit, and not called at all while
+it is known to be down.
+
+After a retryable failure the gate closes until the provider's own ``retry_at`` (a 429's
+Retry-After, the daily limit's reset) or, without one, for a delay doubling from 1 s up to
+``MAX_CLOSED``. While it is closed, jobs are deferred without spending an attempt, so an outage
+of any length drains as a queue once the provider is back, instead of failing the jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from integrations.zoom import ProviderError
+from internet10.jobs.worker import PermanentJobError, RetryLater
+
+T = TypeVar("T")
+
+MAX_CLOSED = dt.timedelta(seconds=60)
+SPREAD_SECONDS = 2.0  # deferred jobs come back spread over this, not all at one instant
+
+
+class ProviderGate:
+    def __init__(
+        self,
+        name: str,
+        calls_per_second: float,
+        *,
+        clock: Callable[[], dt.datetime],
+        monotonic: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.name = name
+        self._interval = 1.0 / calls_per_second
+        self._clock = clock
+        self._monotonic = monotonic
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        self._next_call = 0.0
+        self._pace_lock = asyncio.Lock()
+        self._closed_until: dt.datetime | None = None
+        self._failures = 0
+
+    async def pace(self) -> None:
+        """Wait for this process's next call slot (calls are spaced evenly)."""
+        async with self._pace_lock:
+            now = self._monotonic()
+            at = max(now, self._next_call)
+            self._next_call = at + self._interval
+        if at > now:
+            await asyncio.sleep(at - now)
+
+    def _check(self) -> None:
+        closed_until = self._closed_until
+        if closed_until is not None and closed_until > self._clock():
+            spread = dt.timedelta(seconds=self._rng.uniform(0, SPREAD_SECONDS))
+            raise RetryLater(
+                f"{self.name} is unavailable until {closed_until.isoformat()}",
+                not_before=closed_until + spread,
+                attempted=False,
+            )
+
+    def _failed(self, exc: ProviderError) -> RetryLater:
+        now = self._clock()
+        self._failures += 1
+        if exc.retry_at is not None:
+            until = max(exc.retry_at, now)
+        else:
+            delay = min(MAX_CLOSED.total_seconds(), 2.0 ** (self._failures - 1))
+            until = now + dt.timedelta(seconds=delay)
+        self._closed_until = until
+        return RetryLater(f"{self.name}: {describe(exc)}", not_before=until)
+
+    async def call(self, action: Callable[[], Awaitable[T]], *, paced: bool = True) -> T:
+        """Run one provider call: deferred while the gate is closed, paced, errors mapped to
+        the worker's (retryable -> RetryLater, others -> PermanentJobError)."""
+        self._check()
+        if paced:
+            await self.pace()
+            self._check()
+        try:
+            result = await action()
+        except ProviderError as exc:
+            if exc.retryable:
+                raise self._failed(exc) from None
+            raise PermanentJobError(f"{self.name}: {describe(exc)}") from None
+        self._failures, self._closed_until = 0, None
+        return result
+
+
+def describe(exc: ProviderError) -> str:
+    parts = [exc.message]
+    if exc.code is not None:
+        parts.append(f"code {exc.code}")
+    if exc.status is not None:
+        parts.append(f"HTTP {exc.status}")
+    return ", ".join(parts)
