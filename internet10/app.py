@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from werkzeug.exceptions import HTTPException, NotFound
 
 from internet10 import __doc__ as about
+from internet10.api import attendance as api_attendance
 from internet10.api import events as api_events
 from internet10.api import health
 from internet10.api import hubs as api_hubs
@@ -170,6 +171,7 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
         checkin_pages.blueprint,
         registration_pages.blueprint,
         api_webhooks.blueprint,
+        api_attendance.blueprint,
     ):
         app.register_blueprint(bp)
     for endpoint, view in app.view_functions.items():

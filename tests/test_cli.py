@@ -151,3 +151,79 @@ def test_demo_serves_seeded_data_and_every_login_link_works(demo: tuple[str, str
     assert kinds == ["hub", "hub", "internet10"]
     with urllib.request.urlopen(f"{url}/openapi.json", timeout=10) as response:  # noqa: S310
         assert "/api/v1/events" in json.loads(response.read())["paths"]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def _until(what: str, check: object, timeout: float = 30.0) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()  # type: ignore[operator]
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_demo_journey_register_join_the_standin_room_and_appear_in_attendance(
+    demo: tuple[str, str],
+) -> None:
+    url, output = demo
+    assert "Zoom stand-in on http://127.0.0.1:" in output
+    with urllib.request.urlopen(f"{url}/api/v1/events", timeout=10) as response:  # noqa: S310
+        [event] = [e for e in json.loads(response.read())["events"] if e["kind"] == "internet10"]
+    body = json.dumps(
+        {"name": "Aïcha Zinsou", "email": "aicha@example.bj", "country": "BJ", "language": "fr"}
+    ).encode()
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"{url}/api/v1/events/{event['id']}/registrations",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        registered = json.loads(response.read())
+    assert registered["status"] == "confirmed"
+    token = registered["access_token"]
+
+    # Join redirects to the personal link once the worker has added the registrant.
+    no_redirect = urllib.request.build_opener(_NoRedirect)
+
+    def personal_link() -> str | None:
+        try:
+            no_redirect.open(f"{url}/join/{token}", timeout=10)
+        except urllib.error.HTTPError as exc:
+            if exc.code in (302, 303):
+                return str(exc.headers["Location"])
+        return None
+
+    room = str(_until("the personal join link", personal_link))
+    assert room.startswith("http://127.0.0.1:")
+    assert "/w/" in room
+    with urllib.request.urlopen(room, timeout=10) as response:  # noqa: S310 - the stand-in
+        assert response.status == 200
+        assert "Aïcha Zinsou" in response.read().decode()
+
+    links = dict(re.findall(r"^  (organiser)\s+(\S+)$", output, re.MULTILINE))
+    jar = http.cookiejar.CookieJar()
+    organiser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = organiser.open(links["organiser"], timeout=10).read().decode()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf
+    organiser.open(links["organiser"], data=f"csrf_token={csrf[1]}".encode(), timeout=10)
+
+    def attended() -> dict[str, object] | None:
+        with organiser.open(f"{url}/api/v1/events/{event['id']}/attendance", timeout=10) as r:
+            figures: dict[str, object] = json.loads(r.read())
+        return figures if figures["people"] == 1 else None
+
+    figures = _until("the attendance", attended)
+    assert isinstance(figures, dict)
+    assert figures["present_now"] == 1
+    [interval] = figures["intervals"]  # type: ignore[misc]
+    assert interval["registration_id"] == registered["id"]
+    assert interval["name"] == "Aïcha Zinsou"
+    assert interval["source"] == "zoom"

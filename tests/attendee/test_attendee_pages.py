@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from internet10.app import create_app
 from internet10.db import Database
 from internet10.models import Job, Registration
+from internet10.services.checkin import followable
 from internet10.settings import Settings
 from internet10.state import Dependencies
 from tests.api.test_events import HUB, I10
@@ -384,3 +385,20 @@ async def test_public_event_page_links_to_the_registration_form(
     event = await published(client, organiser, I10)
     html = await (await client.get(f"/events/{event}?lang=en")).get_data(as_text=True)
     assert f'<a href="/events/{event}/register"><strong>Register</strong></a>' in html
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("url", "followed"),
+    [
+        ("https://zoom.us/w/123?tk=abc", True),
+        ("http://127.0.0.1:41000/w/123?tk=abc", True),  # the demo's stand-in
+        ("http://localhost:41000/w/1", True),
+        ("http://zoom.us/w/123", False),  # plain http elsewhere
+        ("http://127.0.0.1.evil.example/w/1", False),
+        ("javascript:alert(1)", False),
+        ("//evil.example/w/1", False),
+    ],
+)
+def test_only_meeting_addresses_are_followed(url: str, followed: bool) -> None:
+    assert followable(url) is followed

@@ -1,0 +1,64 @@
+"""``GET /api/v1/events/{id}/attendance``: who may read it, and one person counted once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from quart.typing import TestClientProtocol as Client
+
+from internet10.db import Database
+from internet10.models import AttendanceInterval, Role
+from tests.conftest import Staff, make_staff
+from tests.webhooks.test_zoom_webhooks import add_event, add_registration
+
+pytestmark = pytest.mark.integration
+
+
+async def test_attendance_counts_people_once_and_is_for_moderators_and_organisers(
+    client: Client, organiser: Staff, database: Database, now: dt.datetime
+) -> None:
+    event_id = await add_event(database, now)
+    other_id = await add_event(database, now, meeting_id="999")
+    aicha = await add_registration(database, event_id, "Aïcha Zinsou", "aicha@example.bj", now)
+    spans = [
+        (aicha, "zoom", "P1", 0, 30),
+        (aicha, "zoom", "P1", 40, None),  # re-joined: still one person, in the room now
+        (aicha, "report", "P9", 50, 60),  # a second device, seen in the report
+        (None, "zoom", "phone-1", 5, 25),  # a guest by phone
+    ]
+    async with database.write() as db:
+        for registration_id, source, key, start, end in spans:
+            db.add(
+                AttendanceInterval(
+                    event_id=event_id,
+                    registration_id=registration_id,
+                    source=source,
+                    participant_key=key,
+                    name="x",
+                    email=None,
+                    joined_at=now + dt.timedelta(minutes=start),
+                    left_at=None if end is None else now + dt.timedelta(minutes=end),
+                    created_at=now,
+                )
+            )
+    path = f"/api/v1/events/{event_id}/attendance"
+
+    response = await client.get(path, headers=organiser.headers)
+    assert response.status_code == 200
+    body = await response.get_json()
+    assert (body["people"], body["present_now"]) == (2, 1)
+    assert [i["source"] for i in body["intervals"]] == ["zoom", "zoom", "zoom", "report"]
+    assert body["intervals"][0]["joined_at"] == "2026-11-28T09:00:00Z"
+
+    moderator = await make_staff(
+        database, "m@example.bj", Role.MODERATOR, now=now, event_id=event_id
+    )
+    elsewhere = await make_staff(
+        database, "o@example.bj", Role.MODERATOR, now=now, event_id=other_id
+    )
+    assert (await client.get(path, headers=moderator.headers)).status_code == 200
+    assert (await client.get(path, headers=elsewhere.headers)).status_code == 403
+    assert (await client.get(path)).status_code == 401
+    missing = await client.get("/api/v1/events/4242/attendance", headers=organiser.headers)
+    assert missing.status_code == 404
