@@ -52,6 +52,7 @@ class Settings(BaseModel):
     zoom_oauth_url: AnyHttpUrl = AnyHttpUrl("https://zoom.us/oauth/token")
     zoom_host_capacity: Annotated[int, Field(ge=1, le=100_000)] = 100
     zoom_calls_per_second: Annotated[float, Field(gt=0, le=100)] = 20.0
+    attendance_min_minutes: Annotated[float, Field(ge=0, le=600)] = 1.0
 
     @field_validator("database_url")
     @classmethod

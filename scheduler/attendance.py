@@ -10,7 +10,7 @@ Definitions (all times aware UTC):
 - an interval still open (``left_at`` None) lasts until ``now``;
 - intervals are clipped to the event's window ``[starts_at - early, ends_at + late]``;
 - a person *attended* when the union of their clipped intervals lasts at least ``min_minutes``;
-- *present now*: an open interval, or one covering ``now``;
+- *present now*: an open interval, or one covering ``now`` (even outside the window);
 - *concurrent*: how many distinct people are present at an instant (merged per person first, so
   two devices never count twice); the *peak* is its maximum and the first instant it was reached;
 - per slot: attended people whose union overlaps the slot's ``[start, end)`` for at least
@@ -131,13 +131,13 @@ def compute(
     online: set[str] = set()
     present: set[str] = set()
     for visit in visits:
+        if visit.joined_at <= now and (visit.left_at is None or visit.left_at > now):
+            present.add(visit.person)  # in the room now, even outside the event's window
         clipped = _clip(visit, window, now)
         if clipped is None:
             continue
         spans.setdefault(visit.person, []).append(clipped)
         (in_person if visit.in_person else online).add(visit.person)
-        if visit.joined_at <= now and (visit.left_at is None or visit.left_at > now):
-            present.add(visit.person)
     union = {person: merge(found) for person, found in spans.items()}
     threshold = dt.timedelta(minutes=min_minutes)
     attended = {p for p, found in union.items() if length(found) >= threshold}
@@ -165,7 +165,7 @@ def compute(
 
     return Figures(
         attended=len(attended),
-        present_now=len(present & set(spans)),
+        present_now=len(present),
         peak=peak,
         peak_at=peak_at,
         total_minutes=round(sum(minutes.values()), 2),

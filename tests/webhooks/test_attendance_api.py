@@ -18,9 +18,10 @@ pytestmark = pytest.mark.integration
 async def test_attendance_counts_people_once_and_is_for_moderators_and_organisers(
     client: Client, organiser: Staff, database: Database, now: dt.datetime
 ) -> None:
-    event_id = await add_event(database, now)
-    other_id = await add_event(database, now, meeting_id="999")
-    aicha = await add_registration(database, event_id, "Aïcha Zinsou", "aicha@example.bj", now)
+    start = now - dt.timedelta(minutes=60)  # the event began an hour ago
+    event_id = await add_event(database, start)
+    other_id = await add_event(database, start, meeting_id="999")
+    aicha = await add_registration(database, event_id, "Aïcha Zinsou", "aicha@example.bj", start)
     spans = [
         (aicha, "zoom", "P1", 0, 30),
         (aicha, "zoom", "P1", 40, None),  # re-joined: still one person, in the room now
@@ -28,7 +29,7 @@ async def test_attendance_counts_people_once_and_is_for_moderators_and_organiser
         (None, "zoom", "phone-1", 5, 25),  # a guest by phone
     ]
     async with database.write() as db:
-        for registration_id, source, key, start, end in spans:
+        for registration_id, source, key, begin, end in spans:
             db.add(
                 AttendanceInterval(
                     event_id=event_id,
@@ -37,8 +38,8 @@ async def test_attendance_counts_people_once_and_is_for_moderators_and_organiser
                     participant_key=key,
                     name="x",
                     email=None,
-                    joined_at=now + dt.timedelta(minutes=start),
-                    left_at=None if end is None else now + dt.timedelta(minutes=end),
+                    joined_at=start + dt.timedelta(minutes=begin),
+                    left_at=None if end is None else start + dt.timedelta(minutes=end),
                     created_at=now,
                 )
             )
@@ -47,9 +48,15 @@ async def test_attendance_counts_people_once_and_is_for_moderators_and_organiser
     response = await client.get(path, headers=organiser.headers)
     assert response.status_code == 200
     body = await response.get_json()
-    assert (body["people"], body["present_now"]) == (2, 1)
+    assert (body["attended"], body["present_now"], body["peak"]) == (2, 1, 2)
+    assert body["peak_at"] == "2026-11-28T08:05:00Z"
+    assert body["total_minutes"] == 70.0  # Aïcha 0..30 and 40..60 (now); the phone 5..25
+    assert body["median_minutes"] == 35.0
+    assert body["funnel"] == {"registered": 1, "confirmed": 1, "clicked_join": 0, "attended": 2}
+    assert body["breakdowns"]["place"] == {"online": 2}
+    assert body["breakdowns"]["country"] == {"": 1, "BJ": 1}
     assert [i["source"] for i in body["intervals"]] == ["zoom", "zoom", "zoom", "report"]
-    assert body["intervals"][0]["joined_at"] == "2026-11-28T09:00:00Z"
+    assert body["intervals"][0]["joined_at"] == "2026-11-28T08:00:00Z"
 
     moderator = await make_staff(
         database, "m@example.bj", Role.MODERATOR, now=now, event_id=event_id
