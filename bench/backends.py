@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench import webhook
 from bench.servers import REPO_ROOT, BenchError, subprocess_env
 
 BENCH_DATABASE = "internet10_bench"
@@ -44,6 +45,7 @@ def app_env(database_url: str, redis_url: str | None = None) -> dict[str, str]:
         # one load client sends every request from one address: measure the registration path,
         # not the per-address limiter (tested in tests/registration)
         "INTERNET10_REGISTRATION_RATE_PER_MINUTE": "0",
+        **webhook.server_env(),  # POST /webhooks/zoom answers 404 without a secret
     }
     if redis_url:
         env["INTERNET10_REDIS_URL"] = redis_url

@@ -5,14 +5,24 @@ It answers every path and method with a fixed JSON body of about the size of the
 costs what Hypercorn itself costs and nothing more. ``?status=NNN`` picks the status code, so a
 workload whose app request answers 201 or 202 can give the baseline the same expected status.
 
+``POST /webhooks/zoom`` is the webhook workload's counterpart of the app's route: it reads the
+body, checks ``x-zm-signature`` (HMAC-SHA256 with ``INTERNET10_ZOOM_WEBHOOK_SECRET``, as the app
+does) and the 5-minute timestamp window, and answers 200 ``{"status":"accepted"}``, or 401. It
+stores nothing: the distance to the app is Quart, the JSON parse and the database write.
+
 Serve it with ``python -m hypercorn bench.baseline:app``.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
+import os
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from bench import webhook
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -55,6 +65,30 @@ _HEADERS = [
 ]
 
 
+_WEBHOOK_SECRET = os.environ.get(webhook.SECRET_ENV, "")  # read once, as the app's settings are
+_ACCEPTED = b'{"status":"accepted"}'
+_REFUSED = b'{"code":"BAD_SIGNATURE","message":"The signature does not match the body."}'
+
+
+def _webhook_reply(headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, bytes]:
+    """The app's check, without the app: signature over the raw bytes, then the time window."""
+    secret = _WEBHOOK_SECRET
+    timestamp = signature = b""
+    for name, value in headers:
+        if name == b"x-zm-request-timestamp":
+            timestamp = value
+        elif name == b"x-zm-signature":
+            signature = value
+    if not secret or not signature or not timestamp.isdigit():
+        return 401, _REFUSED
+    expected = webhook.signature(secret, timestamp.decode("ascii"), body)
+    if not hmac.compare_digest(expected.encode(), signature):
+        return 401, _REFUSED
+    if abs(time.time() - int(timestamp)) > webhook.TOLERANCE_SECONDS:
+        return 401, _REFUSED
+    return 200, _ACCEPTED
+
+
 def _status(query_string: bytes) -> int:
     for part in query_string.split(b"&"):
         name, _, value = part.partition(b"=")
@@ -73,6 +107,21 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     if scope["type"] != "http":
+        return
+    if scope["path"] == webhook.PATH and scope["method"] == "POST":
+        chunks = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        status, body = _webhook_reply(scope["headers"], b"".join(chunks))
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
         return
     more = True
     while more:  # read the request body, as the app does for a POST

@@ -1,5 +1,6 @@
 """A fixed burst of distinct requests at a fixed concurrency (aiohttp, keep-alive), timing each
-one: for workloads where every request differs (registrations with distinct e-mails)."""
+one: for workloads where every request differs (registrations with distinct e-mails, webhook
+deliveries each with its own signature header)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import contextlib
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -52,14 +53,20 @@ async def fire(
     *,
     concurrency: int,
     headers: dict[str, str] | None = None,
+    request_headers: Sequence[Mapping[str, str]] | None = None,
 ) -> BurstResult:
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
+    """POST every body once, ``concurrency`` at a time. ``request_headers[i]``, when given, is
+    added to ``headers`` for ``bodies[i]`` (prepared beforehand: not timed)."""
+    if request_headers is not None and len(request_headers) != len(bodies):
+        raise ValueError("request_headers must have one entry per body")
+    send_headers = {"Content-Type": "application/json", **(headers or {})}
+    queue: asyncio.Queue[tuple[bytes, dict[str, str]]] = asyncio.Queue()
+    for i, body in enumerate(bodies):
+        own = {**send_headers, **request_headers[i]} if request_headers else send_headers
+        queue.put_nowait((body, own))
     statuses: Counter[int] = Counter()
     latencies: list[float] = []
     errors = 0
-    send_headers = {"Content-Type": "application/json", **(headers or {})}
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=120)
 
@@ -67,12 +74,12 @@ async def fire(
         nonlocal errors
         while True:
             try:
-                body = queue.get_nowait()
+                body, body_headers = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
             started = time.perf_counter_ns()
             try:
-                async with http.post(url, data=body, headers=send_headers) as response:
+                async with http.post(url, data=body, headers=body_headers) as response:
                     await response.read()
                     statuses[response.status] += 1
             except (aiohttp.ClientError, TimeoutError):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import webhook
 from bench.backends import (
     Backend,
     create_organiser,
@@ -212,7 +213,11 @@ async def run(options: Options) -> Outcome:
         logs = options.keep_logs or tmp
         logs.mkdir(parents=True, exist_ok=True)
         baseline = await start_hypercorn(
-            "baseline", BASELINE_ASGI, env={}, log_dir=logs, pin=pinning.server
+            "baseline",
+            BASELINE_ASGI,
+            env=webhook.server_env(),
+            log_dir=logs,
+            pin=pinning.server,
         )
         stack.push_async_callback(stop_server, baseline)
         _progress(f"baseline {BASELINE_ASGI} on {baseline.url}")

@@ -29,7 +29,8 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 import aiohttp
 
-from bench.burst import fire, on_cpu
+from bench import webhook
+from bench.burst import BurstResult, fire, on_cpu
 from bench.client import LoadClient, LoadResult, LoadSpec
 from bench.servers import BenchError
 
@@ -327,6 +328,117 @@ class RegistrationBurst:
             statuses=dict(burst.statuses),
         )
         return Measurement(result, tuple(problems), extra)
+
+
+@register
+class WebhookIngest:
+    """Signed Zoom deliveries (``meeting.participant_joined`` / ``_left``, every body distinct)
+    posted 32 at a time to ``POST /webhooks/zoom``, against the baseline's ``POST /webhooks/zoom``
+    (same signature and time-window check, nothing stored).
+
+    Each run signs its bodies with the current time just before sending them, first probes that
+    the target refuses a tampered body (401), and on the app counts the stored deliveries and
+    their jobs before and after: both must grow by exactly the number of 200 answers."""
+
+    name = "webhook_ingest"
+    description = "signed Zoom joined/left deliveries, 32 at a time (verify, store, 200)"
+    uses_database = True
+    events = 10_000
+    warmup_events = 500
+    concurrency = 32
+
+    async def setup(self, app: AppContext) -> Plan:
+        del app  # nothing to create: deliveries need no event, meeting or registrant
+        request = HttpRequest(webhook.PATH, "POST", expected_status=200)
+        return Plan(app=request, baseline=request)
+
+    async def run(self, target: Target, client: LoadClient, settings: RunSettings) -> Measurement:
+        del client  # every request differs (body and signature): the burst client sends them
+        url = target.base_url + target.request.path
+        run_id = secrets.token_hex(4)
+        problems: list[str] = []
+        before = await _webhook_rows(target.app.database_url) if target.app else None
+        problems += await _probe_tampered(str(target.kind), url)
+        acknowledged = 0
+        if settings.warmup_s > 0 and self.warmup_events:
+            warm = await self._burst(url, webhook.bodies(run_id, 0, self.warmup_events))
+            acknowledged += warm.statuses.get(200, 0)
+            problems += _burst_problems(f"{target.kind} warm-up", warm)
+        burst = await self._burst(url, webhook.bodies(run_id, self.warmup_events, self.events))
+        acknowledged += burst.statuses.get(200, 0)
+        problems += _burst_problems(str(target.kind), burst)
+        ok = burst.statuses.get(200, 0)
+        extra: dict[str, float] = {"acknowledged": float(ok), "not_200": float(burst.requests - ok)}
+        if target.app is not None and before is not None:
+            after = await _webhook_rows(target.app.database_url)
+            stored, jobs = after[0] - before[0], after[1] - before[1]
+            if stored != acknowledged or jobs != acknowledged:
+                problems.append(
+                    f"app: {acknowledged} deliveries acknowledged (warm-up included), but "
+                    f"{stored} stored and {jobs} zoom.webhook jobs enqueued"
+                )
+            extra["stored"] = float(stored)
+        result = LoadResult(
+            requests=burst.requests,
+            duration_s=burst.duration_s,
+            rps=ok / burst.duration_s if burst.duration_s else 0.0,  # acknowledged events/s
+            p50_ms=burst.percentile(0.50),
+            p99_ms=burst.percentile(0.99),
+            unexpected_status=burst.requests - ok,
+            socket_errors=burst.socket_errors,
+            statuses=dict(burst.statuses),
+        )
+        return Measurement(result, tuple(problems), extra)
+
+    async def _burst(self, url: str, bodies: list[bytes]) -> BurstResult:
+        headers = webhook.sign_all(bodies)  # now: the app refuses timestamps 5 minutes old
+        with on_cpu(1):
+            return await fire(url, bodies, concurrency=self.concurrency, request_headers=headers)
+
+
+def _burst_problems(label: str, burst: BurstResult) -> list[str]:
+    problems = []
+    not_ok = {status: n for status, n in burst.statuses.items() if status != 200}
+    if not_ok or burst.socket_errors:
+        stale = " (timestamps older than 5 minutes?)" if 401 in not_ok else ""
+        problems.append(
+            f"{label}: {sum(not_ok.values())} answers other than 200 {not_ok}{stale}, "
+            f"{burst.socket_errors} connection errors, after {burst.duration_s:.0f} s"
+        )
+    if burst.requests == 0:
+        problems.append(f"{label}: no request completed")
+    return problems
+
+
+async def _probe_tampered(label: str, url: str) -> list[str]:
+    """A correctly signed body changed after signing must be refused: the check is real."""
+    body = webhook.bodies(f"probe{secrets.token_hex(4)}", 0, 1)[0]
+    headers = webhook.sign_all([body])[0]
+    tampered = body.replace(b"participant_joined", b"participant_left")
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.post(url, data=tampered, headers=headers) as response,
+    ):
+        await response.read()
+        if response.status != 401:
+            return [f"{label}: a tampered body answered {response.status}, expected 401"]
+    return []
+
+
+async def _webhook_rows(database_url: str) -> tuple[int, int]:
+    """(stored webhook deliveries, ``zoom.webhook`` jobs) in the app's database."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            deliveries = await conn.scalar(text("SELECT count(*) FROM webhook_deliveries"))
+            jobs = await conn.scalar(text("SELECT count(*) FROM jobs WHERE kind = 'zoom.webhook'"))
+    finally:
+        await engine.dispose()
+    return int(deliveries or 0), int(jobs or 0)
 
 
 PLAN_CHAPTERS = (
