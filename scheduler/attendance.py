@@ -113,6 +113,20 @@ def _clip(visit: Visit, window: Window, now: dt.datetime) -> Span | None:
     return (start, end) if start <= end else None
 
 
+def minutes_by_person(
+    visits: Iterable[Visit], window: Window, *, now: dt.datetime
+) -> dict[str, float]:
+    """Every person's minutes, the union of their visits clipped to the window, whether or not
+    they reached the minimum to count as attended (exports list everyone seen)."""
+    spans: dict[str, list[Span]] = {}
+    for visit in visits:
+        clipped = _clip(visit, window, now)
+        spans.setdefault(visit.person, [])
+        if clipped is not None:
+            spans[visit.person].append(clipped)
+    return {p: length(merge(found)).total_seconds() / 60 for p, found in sorted(spans.items())}
+
+
 def compute(
     visits: Iterable[Visit],
     window: Window,

@@ -79,6 +79,26 @@ def person_of(interval: AttendanceInterval) -> str:
     return f"g:{name}" if name else f"k:{interval.participant_key}"
 
 
+def visits_of(
+    intervals: Sequence[AttendanceInterval], event: Event, *, now: dt.datetime
+) -> list[Visit]:
+    """The event's intervals as the arithmetic's visits: a room check-in without a recorded
+    departure is still in the room until the event ends (present now, counted until now), then
+    lasts until the event's end."""
+    ended = now >= event.ends_at
+    return [
+        Visit(
+            person=person_of(i),
+            joined_at=i.joined_at,
+            left_at=max(event.ends_at, i.joined_at)
+            if ended and i.left_at is None and i.source == ROOM_SOURCE
+            else i.left_at,
+            in_person=i.source == ROOM_SOURCE,
+        )
+        for i in intervals
+    ]
+
+
 async def event_figures(
     db: AsyncSession,
     principal: Principal | None,
@@ -105,18 +125,7 @@ async def figures_of(
             .order_by(AttendanceInterval.id)
         )
     ).all()
-    room_end = min(now, event.ends_at)
-    visits = [
-        Visit(
-            person=person_of(i),
-            joined_at=i.joined_at,
-            left_at=i.left_at
-            if i.left_at is not None or i.source != ROOM_SOURCE
-            else max(room_end, i.joined_at),
-            in_person=i.source == ROOM_SOURCE,
-        )
-        for i in intervals
-    ]
+    visits = visits_of(intervals, event, now=now)
     rows = (
         await db.execute(
             select(
