@@ -31,7 +31,7 @@ with_services = \
 	$(SERVICES) start $(SERVICES_DIR) >/dev/null; \
 	. $(SERVICES_DIR)/env;
 
-.PHONY: help venv install translations lint typecheck imports test demo bench \
+.PHONY: help venv install system-libs translations lint typecheck imports test demo bench \
 	services-up services-down clean
 
 help:
@@ -62,7 +62,12 @@ translations: $(STAMP)
 		$(VENV)/bin/pybabel compile -d $(TRANSLATIONS); \
 	fi
 
-install: $(STAMP) translations
+# PDF and PNG reports load Pango, HarfBuzz and Cairo and draw with the DejaVu fonts: installed
+# with apt-get (as root) when missing, like the test servers.
+system-libs:
+	@scripts/system-libs.sh
+
+install: system-libs $(STAMP) translations
 
 # ---------------------------------------------------------------- checks
 

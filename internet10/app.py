@@ -26,6 +26,7 @@ from internet10.api import slots as api_slots
 from internet10.api import webhooks as api_webhooks
 from internet10.db import Database
 from internet10.errors import DomainError
+from internet10.pages import attendance as attendance_pages
 from internet10.pages import attendee as attendee_pages
 from internet10.pages import booking as booking_pages
 from internet10.pages import checkin as checkin_pages
@@ -74,6 +75,7 @@ PAGE_BLUEPRINTS = frozenset(
         "attendee",
         "checkin",
         "registrations",
+        "attendance",
     }
 )
 
@@ -172,6 +174,7 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
         registration_pages.blueprint,
         api_webhooks.blueprint,
         api_attendance.blueprint,
+        attendance_pages.blueprint,
     ):
         app.register_blueprint(bp)
     for endpoint, view in app.view_functions.items():
