@@ -4,8 +4,8 @@ While installed, ``socket.socket.connect`` / ``connect_ex`` / ``sendto`` to an a
 loopback, and ``getaddrinfo`` / ``gethostbyname`` of any name but ``localhost`` (a lookup
 already leaves the machine), raise ``NonLoopbackConnection`` before anything is sent. The
 patches are on the classes and the module, so they hold in every thread (``asyncio.to_thread``
-workers, executors), for asyncio, aiohttp, httplib2 and requests alike; C extensions that open
-their own sockets (libpq through asyncpg does not: it uses Python sockets) are not covered.
+workers, executors), for asyncio, aiohttp, httplib2 and requests alike (asyncpg, redis and
+aiosmtplib use Python sockets too); a C extension opening its own sockets would not be covered.
 
 A library may catch the exception and carry on (``except Exception``), so every attempt is also
 recorded in ``attempts``; ``verify`` fails if there was any, and the fixture calls it at
