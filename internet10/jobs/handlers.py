@@ -17,6 +17,7 @@ from internet10.jobs.worker import Handler, PermanentJobError, RetryLater
 from internet10.models import Event
 from internet10.services import (
     attendance,
+    attendance_figures,
     attendee_mail,
     calendar,
     meetings,
@@ -140,7 +141,12 @@ def build_handlers(
 
     async def zoom_webhook(payload: dict[str, Any]) -> None:
         async with database.write() as db:
-            await attendance.process_delivery(db, int(payload["delivery_id"]), now=clock())
+            now = clock()
+            changed = await attendance.process_delivery(db, int(payload["delivery_id"]), now=now)
+            for event_id in changed:
+                await attendance_figures.announce(
+                    db, event_id, now=now, min_minutes=settings.attendance_min_minutes
+                )
 
     async def meeting_sync(payload: dict[str, Any]) -> None:
         event_id, chosen = int(payload["event_id"]), zoom()
@@ -158,7 +164,14 @@ def build_handlers(
     async def meeting_reconcile(payload: dict[str, Any]) -> None:
         event_id, uuid, chosen = int(payload["event_id"]), str(payload["meeting_uuid"]), zoom()
         added = await gate.call(
-            lambda: meetings.reconcile(database, chosen, event_id, uuid, now=clock())
+            lambda: meetings.reconcile(
+                database,
+                chosen,
+                event_id,
+                uuid,
+                now=clock(),
+                min_minutes=settings.attendance_min_minutes,
+            )
         )
         log.info("participants report of event %s: %d spans webhooks missed", event_id, added)
 

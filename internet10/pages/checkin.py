@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from internet10.errors import Conflict, NotFound, ValidationFailed
 from internet10.pages.applicant_form import Form, chapter_choices, countries, read_applicant
+from internet10.services import attendance_figures
 from internet10.services import checkin as service
 from internet10.services.auth import Principal
 from internet10.web import current_principal, state
@@ -96,7 +97,12 @@ async def _perform(hub_id: int, action: Action, *, form_id: str) -> Page:
     st = state()
     try:
         async with st.db.write() as db:
-            done = await action(db, principal, form, st.now())
+            now = st.now()
+            done = await action(db, principal, form, now)
+            if not done.already:  # the room's count changed: live pages hear of it
+                await attendance_figures.announce(
+                    db, hub_id, now=now, min_minutes=st.settings.attendance_min_minutes
+                )
     except (ValidationFailed, Conflict, NotFound) as exc:
         # An unknown hub or a stranger's request fails again on the way back: 404 or 403.
         return await _render(

@@ -341,9 +341,9 @@ async def _participant_deliveries(
 
 async def rebuild(
     db: AsyncSession, meeting_id: str, *, key: str | None = None, now: dt.datetime
-) -> int:
+) -> list[int]:
     """Recompute the intervals of one participant (``key``) or of every participant of the
-    meeting, for each event holding that meeting. Returns how many events were rebuilt.
+    meeting, for each event holding that meeting. Returns the events rebuilt.
 
     The events' rows are locked first (PostgreSQL), so two workers rebuilding the same meeting
     run one after the other and the later one reads every delivery the earlier one did."""
@@ -356,21 +356,23 @@ async def rebuild(
         )
     ).all()
     if not events:
-        return 0
+        return []
     ends = await _ends(db, meeting_id)
     grouped = await _participant_deliveries(db, meeting_id, key)
     for event_id in events:
         for participant, deliveries in sorted(grouped.items()):
             await _replace(db, event_id, participant, deliveries, ends, now=now)
-    return len(events)
+    return list(events)
 
 
-async def process_delivery(db: AsyncSession, delivery_id: int, *, now: dt.datetime) -> None:
-    """Apply one stored delivery (the ``zoom.webhook`` job). Safe to run any number of times."""
+async def process_delivery(db: AsyncSession, delivery_id: int, *, now: dt.datetime) -> list[int]:
+    """Apply one stored delivery (the ``zoom.webhook`` job). Safe to run any number of times.
+    Returns the events whose attendance it changed (their rows are locked)."""
     delivery = await db.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.meeting_id is None:
         log.info("zoom webhook delivery %s: nothing to process", delivery_id)
-        return
+        return []
+    rebuilt: list[int]
     if delivery.kind in PARTICIPANT_EVENTS:
         key = participant_key(_participant(delivery.payload))
         rebuilt = await rebuild(db, delivery.meeting_id, key=key, now=now)
@@ -378,10 +380,12 @@ async def process_delivery(db: AsyncSession, delivery_id: int, *, now: dt.dateti
         rebuilt = await rebuild(db, delivery.meeting_id, now=now)
         await _request_reconcile(db, delivery, now=now)
     else:  # meeting.started: remember the occurrence; intervals come from participants
-        rebuilt = await _remember_occurrence(db, delivery)
-    if not rebuilt:
+        await _remember_occurrence(db, delivery)
+        rebuilt = []
+    if not rebuilt and delivery.kind != STARTED:
         log.info("zoom webhook %s: no event holds meeting %s", delivery_id, delivery.meeting_id)
     delivery.processed_at = now
+    return rebuilt
 
 
 # -- the participants report --------------------------------------------------------------------

@@ -28,6 +28,7 @@ from internet10.models import (
     RegistrationStatus,
     Slot,
 )
+from internet10.services import live
 from internet10.services.attendance import normalise_name
 from internet10.services.auth import Principal
 from internet10.services.running import estimates
@@ -211,3 +212,31 @@ async def _chapter_codes(db: AsyncSession, ids: Sequence[int]) -> dict[int, str]
         return {}
     rows = await db.execute(select(Chapter.id, Chapter.code).where(Chapter.id.in_(ids)))
     return {cid: code for cid, code in rows.all()}
+
+
+LIVE_KIND = "attendance"
+
+
+async def announce(
+    db: AsyncSession, event_id: int, *, now: dt.datetime, min_minutes: float
+) -> None:
+    """Tell the event's live pages the new counts, inside the transaction that changed its
+    attendance (the event's row is locked, so its live events commit in order). Counts only:
+    nothing personal goes live."""
+    event = await db.scalar(select(Event).where(Event.id == event_id).with_for_update())
+    if event is None:
+        return
+    f = (await figures_of(db, event, now=now, min_minutes=min_minutes)).figures
+    await live.record(
+        db,
+        event_id,
+        LIVE_KIND,
+        {
+            "attended": f.attended,
+            "present_now": f.present_now,
+            "peak": f.peak,
+            "target": f.target,
+            "progress": round(f.progress, 4),
+        },
+        now=now,
+    )

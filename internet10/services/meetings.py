@@ -41,7 +41,7 @@ from internet10.models import (
     RoleGrant,
     User,
 )
-from internet10.services import attendance
+from internet10.services import attendance, attendance_figures
 from internet10.services.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -306,6 +306,7 @@ async def reconcile(
     meeting_uuid: str,
     *,
     now: dt.datetime,
+    min_minutes: float,
 ) -> int:
     """Read the participants report and add what webhooks missed. Returns the spans added."""
     participants = await provider.participants(meeting_uuid)
@@ -313,4 +314,6 @@ async def reconcile(
         event = await _locked_event(db, event_id)
         if event is None:
             return 0
-        return await attendance.apply_report(db, event_id, participants, now=now)
+        added = await attendance.apply_report(db, event_id, participants, now=now)
+        await attendance_figures.announce(db, event_id, now=now, min_minutes=min_minutes)
+        return added

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from internet10.db import Database
 from internet10.errors import Conflict, ValidationFailed
-from internet10.models import AttendanceInterval, Registration, Role
+from internet10.models import AttendanceInterval, LiveEvent, Registration, Role
 from internet10.services import auth, checkin
 from internet10.services.registration import Applicant
 from tests.api.test_events import HUB
@@ -119,6 +119,16 @@ async def test_check_in_from_the_search_happens_once(
     assert "Adéla Zinsou was already checked in at 10:00\u202fAM." in notice
     assert await _checked_in(database, rid) == now
     assert len(await _arrivals(database)) == 1
+    # The room's count went live once, counts only (the hub starts in the future: present,
+    # not yet attended).
+    async with database.read() as db:
+        told = [(r.kind, r.data) for r in await db.scalars(select(LiveEvent))]
+    assert told == [
+        (
+            "attendance",
+            {"attended": 0, "present_now": 1, "peak": 0, "target": 80, "progress": 0.0},
+        )
+    ]
 
 
 async def test_check_in_by_scanned_code(

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from quart.typing import TestClientProtocol as Client
+from sqlalchemy import select
 
 from internet10.db import Database
-from internet10.models import AttendanceInterval, Role
+from internet10.models import AttendanceInterval, LiveEvent, Role
+from internet10.settings import Settings
 from tests.conftest import Staff, make_staff
-from tests.webhooks.test_zoom_webhooks import add_event, add_registration
+from tests.webhooks.test_zoom_webhooks import (
+    add_event,
+    add_registration,
+    encode,
+    envelope,
+    post,
+    settings,
+    signed,
+    worker,
+    zoom_time,
+)
+
+__all__ = ["settings"]  # the webhook tests' settings (with the webhook secret) apply here
 
 pytestmark = pytest.mark.integration
 
@@ -69,3 +84,33 @@ async def test_attendance_counts_people_once_and_is_for_moderators_and_organiser
     assert (await client.get(path)).status_code == 401
     missing = await client.get("/api/v1/events/4242/attendance", headers=organiser.headers)
     assert missing.status_code == 404
+
+
+async def test_processing_a_webhook_tells_live_pages_the_new_counts_and_nothing_personal(
+    client: Client, database: Database, settings: Settings, tmp_path: Path, now: dt.datetime
+) -> None:
+    event_id = await add_event(database, now - dt.timedelta(minutes=30))
+    await add_registration(database, event_id, "Aïcha Zinsou", "aicha@example.bj", now, "REG1")
+    joined = envelope(
+        "meeting.participant_joined",
+        participant={
+            "user_id": "16778240",
+            "user_name": "Aïcha Zinsou",
+            "participant_uuid": "P1",
+            "registrant_id": "REG1",
+            "email": "aicha@example.bj",
+            "join_time": zoom_time(now - dt.timedelta(minutes=10)),
+        },
+    )
+    body = encode(joined)
+    assert (await post(client, body, signed(body, now))).status_code == 200
+    assert await worker(settings, database, tmp_path, now).drain() == 1
+    async with database.read() as db:
+        rows = (await db.scalars(select(LiveEvent))).all()
+    assert [(r.event_id, r.kind, r.data) for r in rows] == [
+        (
+            event_id,
+            "attendance",
+            {"attended": 1, "present_now": 1, "peak": 1, "target": 150, "progress": 0.0067},
+        )
+    ]
