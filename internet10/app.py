@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,11 +20,13 @@ from internet10.api import attendance as api_attendance
 from internet10.api import events as api_events
 from internet10.api import health
 from internet10.api import hubs as api_hubs
+from internet10.api import live as api_live
 from internet10.api import planning as api_planning
 from internet10.api import registrations as api_registrations
 from internet10.api import running as api_running
 from internet10.api import slots as api_slots
 from internet10.api import webhooks as api_webhooks
+from internet10.broker import Broker, end_streams_on_signals
 from internet10.db import Database
 from internet10.errors import DomainError
 from internet10.pages import attendance as attendance_pages
@@ -155,6 +158,7 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
         health.blueprint,
         api_events.blueprint,
         api_running.blueprint,
+        api_live.blueprint,
         api_registrations.blueprint,
         api_hubs.blueprint,
         public.blueprint,
@@ -181,6 +185,8 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
         if endpoint.split(".")[0] in PAGE_BLUEPRINTS:
             hide(view)  # HTML pages are not part of the API document
 
+    restore_signals: list[Callable[[], None]] = []
+
     @app.before_serving
     async def _open() -> None:
         st.database = deps.database
@@ -196,9 +202,22 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
             st.owned.append("redis")
         if st.redis is not None:
             st.limiter = RedisLimiter(st.redis)
+        st.broker = Broker(
+            st.database, heartbeat_seconds=settings.live_heartbeat_seconds, redis=st.redis
+        )
+        await st.broker.start()
+        st.database.on_commit = st.broker.publish
+        restore_signals.append(end_streams_on_signals(st.broker))
 
     @app.after_serving
     async def _close() -> None:
+        while restore_signals:
+            restore_signals.pop()()
+        if st.broker is not None:
+            if st.database is not None and st.database.on_commit == st.broker.publish:
+                st.database.on_commit = None
+            await st.broker.close()
+            st.broker = None
         if "redis" in st.owned and st.redis is not None:
             await st.redis.aclose()
         if "database" in st.owned and st.database is not None:

@@ -4,12 +4,16 @@ SQLite and PostgreSQL run the same code. On SQLite, write transactions start wit
 ``BEGIN IMMEDIATE`` (taking the write lock up front, so a check followed by an insert cannot race)
 and reads use a plain deferred ``BEGIN``; WAL mode lets reads run beside the one writer.
 On PostgreSQL, services lock the rows they check (``SELECT ... FOR UPDATE``).
+
+After a write transaction commits, the live events it recorded (``services.live.record``) go to
+``Database.on_commit``, which the app points at its live broker.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from internet10.services import live
 from internet10.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PublishHook = Callable[[Sequence[live.Recorded]], None]
 
 
 def _sqlite_engine(url: str, settings: Settings, *, immediate: bool) -> AsyncEngine:
@@ -74,6 +83,7 @@ class Database:
         self._writers = asyncio.Lock() if self.is_sqlite else None
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write = async_sessionmaker(self._write_engine, expire_on_commit=False)
+        self.on_commit: PublishHook | None = None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -87,13 +97,32 @@ class Database:
         On SQLite, writers of this process also queue on an asyncio lock: SQLite takes one
         writer at a time anyway, and waiting here costs nothing, whereas waiting in SQLite's busy
         handler sleeps in growing steps (the lock cut a burst's p50 by an order of magnitude).
+
+        Once committed, the live events recorded in the block are handed to ``on_commit`` (on
+        SQLite still under that lock, so in commit order).
         """
         if self._writers is None:
-            async with self._write() as db, db.begin():
-                yield db
+            async with self._write() as db:
+                async with db.begin():
+                    yield db
+                self._committed(db)
             return
-        async with self._writers, self._write() as db, db.begin():
-            yield db
+        async with self._writers, self._write() as db:
+            async with db.begin():
+                yield db
+            self._committed(db)
+
+    def _committed(self, db: AsyncSession) -> None:
+        hook = self.on_commit
+        if hook is None or not db.info.get(live.PENDING_KEY):
+            return
+        try:
+            hook(live.recorded(db))
+        except Exception:
+            # The transaction is committed and the database is the source of truth: streams
+            # catch up from it (a gap in the chain, or the idle re-read). Failing the request
+            # now would only make the caller repeat a change that happened.
+            log.exception("publishing live events failed after the commit")
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -31,6 +31,7 @@ class Settings(BaseModel):
     database_pool_size: Annotated[int, Field(ge=1, le=500)] = 10
     database_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
     redis_url: str | None = None
+    live_heartbeat_seconds: Annotated[float, Field(gt=0, le=300)] = 15.0
     secret_key: Annotated[str, Field(min_length=32)] = ""
     base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000")
     default_language: Literal["fr", "en"] = "fr"

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from integrations.mail import Mailer
 from integrations.mail.mailbox import FileMailbox
 from integrations.mail.smtp import SMTPMailer
+from internet10.broker import Broker
 from internet10.db import Database
 from internet10.ratelimit import InProcessLimiter, Limiter
 from internet10.settings import Settings
@@ -42,6 +43,7 @@ class AppState:
     redis: Redis | None = None
     mailer: Mailer | None = None
     limiter: Limiter = field(default_factory=InProcessLimiter)
+    broker: Broker | None = None  # live fan-out, from when the app serves until it stops
     owned: list[str] = field(default_factory=list)
 
     @property

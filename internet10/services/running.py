@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from internet10.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ValidationFailed
 from internet10.models import Chapter, Event, EventStatus, Slot
+from internet10.services import live
 from internet10.services.auth import Principal
 from internet10.services.events import event_slots, get_event
 from scheduler.agenda import ActualTimes, PlannedSlot, SlotEstimate, estimate_running_order
@@ -119,4 +120,30 @@ async def act(
         slot.skipped = False
     slot.updated_at = now
     event.updated_at = now
+    await live.record(db, event.id, "running", await _live_order(db, event, now=now), now=now)
     return slot
+
+
+async def _live_order(db: AsyncSession, event: Event, *, now: dt.datetime) -> dict[str, Any]:
+    """The running order as the live channel sends it: what ``GET .../running-order`` shows
+    that a moderator's action can change (statuses and estimates)."""
+    slots = await event_slots(db, event.id)
+    by_position = {e.position: e for e in estimates(slots, now=now)}
+    return {
+        "event_status": event.status,
+        "slots": [
+            {
+                "id": s.id,
+                "position": s.position,
+                "status": by_position[s.position].status,
+                "estimated_start": _iso(by_position[s.position].estimated_start),
+                "estimated_end": _iso(by_position[s.position].estimated_end),
+                "drift_minutes": by_position[s.position].drift_minutes,
+            }
+            for s in slots
+        ],
+    }
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
