@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, render_template
+from quart import Blueprint, render_template, url_for
 from sqlalchemy import select
 
 from internet10.models import Chapter, EventKind, EventStatus
 from internet10.services import events as service
 from internet10.services import hubs as hubs_service
+from internet10.services import live as live_events
 from internet10.services import running
 from internet10.web import current_principal, state, viewer_zone
 
@@ -39,6 +40,11 @@ async def event_page(event_id: int) -> str:
             c.id: c for c in (await db.scalars(select(Chapter).where(Chapter.id.in_(wanted)))).all()
         }
         sessions = await hubs_service.hub_sessions(db, event.id)
+        live_url = None
+        if event.status in (EventStatus.PUBLISHED.value, EventStatus.LIVE.value):
+            # the page shows the running order as of this live event; its stream starts after it
+            after = await live_events.head(db, event.id)
+            live_url = url_for("api_live.live_stream", event_id=event.id, last_event_id=after)
     zone = viewer_zone(event.timezone)
     live = (
         {e.position: e for e in running.estimates(slots, now=st.now())}
@@ -55,4 +61,5 @@ async def event_page(event_id: int) -> str:
         viewer_zone=zone,
         zones=zones,
         live=live,
+        live_url=live_url,
     )
