@@ -184,7 +184,10 @@ class Slot(Base):
     actual_ended_at: Mapped[dt.datetime | None]
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
     extended_minutes: Mapped[int] = mapped_column(default=0)
+    # A moderator's last decision on the slot's Q&A window (open or closed) and when it was
+    # taken; ``None``: none yet. services.qa.window weighs it against the slot's start and end.
     qa_open: Mapped[bool | None] = mapped_column(Boolean)
+    qa_decided_at: Mapped[dt.datetime | None]
     booked_at: Mapped[dt.datetime | None]
     booked_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[dt.datetime]
@@ -348,13 +351,28 @@ class IdempotencyRecord(Base):
     created_at: Mapped[dt.datetime]
 
 
+class QuestionStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DISMISSED = "dismissed"
+    MERGED = "merged"
+
+
 class Question(Base):
+    """A question asked in a slot's Q&A window, by an attendee (``registration_id``) or relayed
+    by a hub's coordinator from the room (``relayed_by_hub_id``, optionally with the name the
+    person gave, ``relayed_name``). ``text`` is what is shown; ``original_text`` keeps the
+    asker's words once a moderator has edited them. An ``anonymous`` asker's identity is for
+    moderators only."""
+
     __tablename__ = "questions"
+    __table_args__ = (Index("ix_questions_slot_id_status", "slot_id", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id", ondelete="CASCADE"))
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id"))
     relayed_by_hub_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    relayed_name: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     original_text: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(2))
@@ -362,6 +380,7 @@ class Question(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     on_air: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_at: Mapped[dt.datetime | None]
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id"))
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
@@ -374,6 +393,25 @@ class Vote(Base):
         ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True
     )
     registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id"), primary_key=True)
+    created_at: Mapped[dt.datetime]
+
+
+class ModerationAction(Base):
+    """One moderator's decision on a slot's Q&A: who, when, what. Window changes have no
+    question. ``details`` keeps what the action replaced (an edit's text before and after and
+    the asker's original words; a merge's target and the votes moved)."""
+
+    __tablename__ = "moderation_actions"
+    __table_args__ = (Index("ix_moderation_actions_slot_id_id", "slot_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id", ondelete="CASCADE"))
+    question_id: Mapped[int | None] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(16))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime]
 
 
