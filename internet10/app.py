@@ -22,6 +22,7 @@ from internet10.api import health
 from internet10.api import hubs as api_hubs
 from internet10.api import live as api_live
 from internet10.api import planning as api_planning
+from internet10.api import qa as api_qa
 from internet10.api import registrations as api_registrations
 from internet10.api import running as api_running
 from internet10.api import slots as api_slots
@@ -159,6 +160,7 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
         api_events.blueprint,
         api_running.blueprint,
         api_live.blueprint,
+        api_qa.blueprint,
         api_registrations.blueprint,
         api_hubs.blueprint,
         public.blueprint,
