@@ -37,6 +37,7 @@ from internet10.pages import checkin as checkin_pages
 from internet10.pages import feeds, hubs, mailbox, moderation, organiser, public, staff
 from internet10.pages import jobs as jobs_pages
 from internet10.pages import planning as planning_pages
+from internet10.pages import qa as qa_pages
 from internet10.pages import registrations as registration_pages
 from internet10.pages.csrf import check_csrf, csrf_token
 from internet10.ratelimit import RedisLimiter
@@ -79,6 +80,7 @@ PAGE_BLUEPRINTS = frozenset(
         "attendee",
         "checkin",
         "registrations",
+        "qa",
         "attendance",
     }
 )
@@ -178,6 +180,7 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
         attendee_pages.blueprint,
         checkin_pages.blueprint,
         registration_pages.blueprint,
+        qa_pages.blueprint,
         api_webhooks.blueprint,
         api_attendance.blueprint,
         attendance_pages.blueprint,

@@ -1,4 +1,5 @@
-"""The moderator's console: the live running order, driven with plain forms."""
+"""The moderator's console: the live running order and each slot's Q&A, driven with plain
+forms (the Q&A forms post to pages/qa.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from quart import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from internet10.errors import Forbidden, ValidationFailed
-from internet10.services import running
+from internet10.services import qa, running
 from internet10.web import current_principal, state
 
 blueprint = Blueprint("moderation", __name__)
 
 ACTIONS = frozenset({"start", "end", "extend", "skip", "unskip"})
+QA_DONE = frozenset({"qa-open", "qa-close", *qa.ACTIONS})
 
 
 @blueprint.get("/moderator/events/<int:event_id>")
@@ -24,10 +26,31 @@ async def console(event_id: int) -> str | WerkzeugResponse:
     if not principal.moderates(event_id):
         raise Forbidden("Only this event's moderators and organisers use its console.")
     st = state()
+    now = st.now()
+    wanted = request.args.get("slot", "")
     async with st.db.read() as db:
-        event, rows = await running.running_order(db, principal, event_id, now=st.now())
+        event, rows = await running.running_order(db, principal, event_id, now=now)
+        slots = [r.slot for r in rows]
+        chosen = next((s for s in slots if str(s.id) == wanted), None)
+        chosen = chosen or qa.current_slot(event, slots, now=now) or (slots[0] if slots else None)
+        summaries = await qa.summaries(db, event, slots, now=now)
+        board = (
+            await qa.board(db, chosen.id, now=now, principal=principal, moderated=True)
+            if chosen
+            else None
+        )
+    done = request.args.get("done")
     return await render_template(
-        "moderation/console.html", event=event, rows=rows, done=request.args.get("done")
+        "moderation/console.html",
+        event=event,
+        rows=rows,
+        done=done if done in ACTIONS else None,
+        qa_done=done if done in QA_DONE else None,
+        qa_error=request.args.get("error"),
+        summaries=summaries,
+        board=board,
+        chapters={r.chapter.id: r.chapter for r in rows if r.chapter},
+        live_url=f"/api/v1/events/{event.id}/live",
     )
 
 
