@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from internet10.models import Base, Role
 from internet10.services import auth
 from internet10.settings import Settings, load_settings
 from internet10.state import Dependencies
+from tests.netguard import LoopbackGuard
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_DATABASE = os.environ.get("INTERNET10_TEST_DATABASE", "sqlite")
@@ -40,6 +41,19 @@ def require_service(variable: str, what: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return value
+
+
+@pytest.fixture(autouse=True)
+def loopback_guard() -> Iterator[LoopbackGuard]:
+    """No test ever leaves the machine: any connection or name lookup outside loopback fails
+    the test, even one a library caught and swallowed (subprocesses are not covered)."""
+    guard = LoopbackGuard()
+    guard.install()
+    try:
+        yield guard
+    finally:
+        guard.uninstall()
+    guard.verify()
 
 
 async def _reset_postgres(url: str) -> None:

@@ -1,4 +1,4 @@
-"""A guard that lets tests talk to loopback only. Made to be moved to tests/conftest.py as is.
+"""A guard that lets tests talk to loopback only; tests/conftest.py installs it for every test.
 
 While installed, ``socket.socket.connect`` / ``connect_ex`` / ``sendto`` to an address outside
 loopback, and ``getaddrinfo`` / ``gethostbyname`` of any name but ``localhost`` (a lookup

@@ -1,11 +1,11 @@
 """A real Google stand-in on loopback and the real google-api-python-client adapters pointed at
-it, with credential files written where Google's tools would put them. Every test here runs
-under the loopback guard."""
+it, with credential files written where Google's tools would put them. Every test runs under
+the loopback guard (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,21 +13,8 @@ import pytest
 from integrations.google.adapter import GoogleCalendar, YouTubeLive
 from integrations.google.standin import GoogleStandIn
 from tests.clock import Clock
-from tests.google.netguard import LoopbackGuard
 
 CALENDAR_ID = "c_internet10-benin@group.calendar.google.com"
-
-
-@pytest.fixture(autouse=True)
-def loopback_guard() -> Iterator[LoopbackGuard]:
-    """Any attempt to leave loopback fails the test, even one a library swallowed."""
-    guard = LoopbackGuard()
-    guard.install()
-    try:
-        yield guard
-    finally:
-        guard.uninstall()
-    guard.verify()
 
 
 @pytest.fixture

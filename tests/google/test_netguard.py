@@ -16,7 +16,7 @@ from integrations.google import GoogleError
 from integrations.google.adapter import GoogleCalendar
 from integrations.google.standin import GoogleStandIn
 from tests.google.conftest import CALENDAR_ID
-from tests.google.netguard import LoopbackGuard, NonLoopbackConnection, loopback_only
+from tests.netguard import LoopbackGuard, NonLoopbackConnection, loopback_only
 
 pytestmark = pytest.mark.integration
 
