@@ -55,6 +55,18 @@ class Settings(BaseModel):
     zoom_calls_per_second: Annotated[float, Field(gt=0, le=100)] = 20.0
     attendance_min_minutes: Annotated[float, Field(ge=0, le=600)] = 1.0
 
+    # Google: a service-account key for Calendar, a user's stored token for YouTube (its API
+    # refuses service accounts). The endpoint overrides point at the stand-in (tests, demo).
+    google_credentials: str | None = None
+    google_calendar_id: str | None = None
+    youtube_token_file: str | None = None
+    youtube_client_secrets: str | None = None
+    google_calendar_api_url: AnyHttpUrl | None = None
+    youtube_api_url: AnyHttpUrl | None = None
+    google_token_uri: AnyHttpUrl | None = None
+    google_auth_uri: AnyHttpUrl | None = None
+    youtube_watch_url: AnyHttpUrl = AnyHttpUrl("https://www.youtube.com/watch?v=")
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -101,9 +113,27 @@ class Settings(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _google_calendar_complete(self) -> Settings:
+        if bool(self.google_credentials) != bool(self.google_calendar_id):
+            missing = "google_calendar_id" if self.google_credentials else "google_credentials"
+            raise ValueError(
+                f"{ENV_PREFIX}{missing.upper()} is missing; "
+                "it is required when Google Calendar is configured"
+            )
+        return self
+
     @property
     def zoom_configured(self) -> bool:
         return bool(self.zoom_account_id)
+
+    @property
+    def google_calendar_configured(self) -> bool:
+        return bool(self.google_credentials and self.google_calendar_id)
+
+    @property
+    def youtube_configured(self) -> bool:
+        return bool(self.youtube_token_file)
 
     @property
     def is_sqlite(self) -> bool:

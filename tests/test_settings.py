@@ -68,6 +68,38 @@ def test_partial_zoom_configuration_names_the_missing_variable() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ("INTERNET10_GOOGLE_CREDENTIALS", "INTERNET10_GOOGLE_CALENDAR_ID"),
+        ("INTERNET10_GOOGLE_CALENDAR_ID", "INTERNET10_GOOGLE_CREDENTIALS"),
+    ],
+)
+def test_partial_google_calendar_configuration_names_the_missing_variable(
+    given: str, missing: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"INTERNET10_SECRET_KEY": KEY, given: "x"})
+    assert str(caught.value) == (
+        f"{missing} is missing; it is required when Google Calendar is configured"
+    )
+
+
+def test_google_is_configured_only_when_its_files_are_given() -> None:
+    bare = load_settings({"INTERNET10_SECRET_KEY": KEY})
+    assert (bare.google_calendar_configured, bare.youtube_configured) == (False, False)
+    assert str(bare.youtube_watch_url) == "https://www.youtube.com/watch?v="
+    configured = load_settings(
+        {
+            "INTERNET10_SECRET_KEY": KEY,
+            "INTERNET10_GOOGLE_CREDENTIALS": "/etc/internet10/calendar-key.json",
+            "INTERNET10_GOOGLE_CALENDAR_ID": "c_benin@group.calendar.google.com",
+            "INTERNET10_YOUTUBE_TOKEN_FILE": "/var/lib/internet10/youtube-token.json",
+        }
+    )
+    assert (configured.google_calendar_configured, configured.youtube_configured) == (True, True)
+
+
 def test_settings_are_not_read_from_the_process_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
