@@ -492,3 +492,43 @@ class Job(Base):
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime | None]
+
+
+class GoogleObjectKind(enum.StrEnum):
+    CALENDAR_EVENT = "calendar_event"
+    BROADCAST = "broadcast"
+
+
+class GoogleObject(Base):
+    """What we published on Google for one of our things, found again by our stable ``key``:
+    a Google Calendar event for a slot, a hub session or an event (``slot:12``,
+    ``hub-session:3``, ``event:5``), or a YouTube live broadcast and its ingestion stream for
+    an event (``event:5``).
+
+    ``digest`` is the SHA-256 of what was sent last: nothing is sent again while it matches.
+    ``state``: ``published`` for a calendar event; a broadcast's life cycle as we moved it,
+    ``ready``, ``testing``, ``live``, ``complete``. ``stream_name`` is the stream key: whoever
+    holds it broadcasts on the channel, so it goes to Zoom and is never shown on a page.
+    ``meeting_id`` is the Zoom meeting the stream was handed to (``None``: not yet)."""
+
+    __tablename__ = "google_objects"
+    __table_args__ = (
+        _enum_check("kind", "kind", GoogleObjectKind),
+        UniqueConstraint("kind", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(100))
+    google_id: Mapped[str] = mapped_column(String(1024))
+    calendar_id: Mapped[str | None] = mapped_column(String(1024))
+    state: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[str] = mapped_column(String(64))
+    stream_id: Mapped[str | None] = mapped_column(String(200))
+    ingestion_address: Mapped[str | None] = mapped_column(String(1000))
+    stream_name: Mapped[str | None] = mapped_column(String(200))
+    watch_url: Mapped[str | None] = mapped_column(String(1000))
+    meeting_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
