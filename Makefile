@@ -1,7 +1,8 @@
 # Internet10 developer and CI entry points.
 #
 #   make demo      the service on http://127.0.0.1:8000 with SQLite and demo data
-#   make test      lint, typecheck, import contracts, then pytest on SQLite and on PostgreSQL + Redis
+#   make test      lint, typecheck, import contracts, then pytest on SQLite (with the browser
+#                  tests) and on PostgreSQL + Redis
 #   make bench     benchmarks against throwaway PostgreSQL + Redis
 #   make services-up / services-down   throwaway PostgreSQL + Redis for manual runs
 #   make clean     remove .venv, var/ and caches
@@ -21,6 +22,10 @@ STAMP := $(VENV)/.installed
 TRANSLATIONS := internet10/translations
 SERVICES := scripts/services.sh
 SERVICES_DIR ?= var/test-services
+# The browser tests run axe-core (from the npm registry, kept out of git) inside Debian's Chromium.
+BROWSER_DIR := var/browser
+AXE_VERSION := 4.14.1
+AXE_STAMP := $(BROWSER_DIR)/.axe-core-$(AXE_VERSION)
 
 # Start the services, stop them when the recipe's shell exits (success, failure
 # or interrupt), and load their env.  Used at the start of a one-shell recipe.
@@ -31,11 +36,11 @@ with_services = \
 	$(SERVICES) start $(SERVICES_DIR) >/dev/null; \
 	. $(SERVICES_DIR)/env;
 
-.PHONY: help venv install system-libs translations lint typecheck imports test demo bench \
+.PHONY: help venv install system-libs browser-deps translations lint typecheck imports test demo bench \
 	services-up services-down clean
 
 help:
-	@sed -n '3,7s/^# \{0,1\}//p' Makefile
+	@sed -n '3,8s/^# \{0,1\}//p' Makefile
 
 # ---------------------------------------------------------------- install
 
@@ -69,6 +74,18 @@ system-libs:
 
 install: system-libs $(STAMP) translations
 
+# The browser tests drive Debian's Chromium (apt-get, as root, when missing) and run axe-core,
+# installed with npm into $(BROWSER_DIR) (MPL-2.0; not vendored, so not in git).
+browser-deps: $(AXE_STAMP)
+	@scripts/system-libs.sh browser
+
+$(AXE_STAMP):
+	@scripts/system-libs.sh browser
+	@echo "==> browser tests: axe-core $(AXE_VERSION) into $(BROWSER_DIR)"
+	npm install --prefix $(BROWSER_DIR) --no-save --no-audit --no-fund --silent \
+		axe-core@$(AXE_VERSION)
+	@touch $@
+
 # ---------------------------------------------------------------- checks
 
 lint: $(STAMP)
@@ -84,14 +101,17 @@ imports: $(STAMP)
 	@echo "==> imports: import-linter contracts"
 	$(VENV)/bin/lint-imports
 
-# Both pytest runs happen even if the first fails; the target fails if either does.
-test: install lint typecheck imports
+# Both pytest runs happen even if the first fails; the target fails if either does. The browser
+# tests (marked `browser`) run once, in the SQLite pass: they test pages, not the database.
+test: install browser-deps lint typecheck imports
 	@$(with_services) \
+	export INTERNET10_TEST_AXE="$(CURDIR)/$(BROWSER_DIR)/node_modules/axe-core/axe.min.js"; \
 	failed=""; \
-	echo "==> pytest: SQLite"; \
+	echo "==> pytest: SQLite (and the browser tests)"; \
 	INTERNET10_TEST_DATABASE=sqlite $(VENV)/bin/pytest -q || failed="$$failed sqlite"; \
 	echo "==> pytest: PostgreSQL"; \
-	INTERNET10_TEST_DATABASE=postgresql $(VENV)/bin/pytest -q || failed="$$failed postgresql"; \
+	INTERNET10_TEST_DATABASE=postgresql $(VENV)/bin/pytest -q -m "not browser" \
+		|| failed="$$failed postgresql"; \
 	echo "==> services: stop"; \
 	if [ -n "$$failed" ]; then echo "==> FAILED: pytest on$$failed"; exit 1; fi; \
 	echo "==> all checks passed"

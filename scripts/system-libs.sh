@@ -1,22 +1,18 @@
 #!/usr/bin/env bash
-# The system libraries and fonts the reports need: WeasyPrint (PDF) loads Pango, PangoFT2 and
-# HarfBuzz's subsetter, CairoSVG (PNG) loads Cairo, and both draw with the DejaVu fonts installed
-# here (reports use no web font).
+# Debian packages the project needs outside Python, installed with apt-get when root.
 #
-# Usage: scripts/system-libs.sh   exit 0 when everything is there; otherwise install the missing
-#                                 Debian packages with apt-get when root, else say what to install.
+#   reports  (default) WeasyPrint (PDF) loads Pango, PangoFT2 and HarfBuzz's subsetter, CairoSVG
+#            (PNG) loads Cairo, and both draw with the DejaVu fonts installed here (reports use no
+#            web font).
+#   browser  the browser tests drive Debian's Chromium (/usr/bin/chromium) with Playwright
+#            (Playwright's own browser download does not work here); npm installs axe-core.
+#
+# Usage: scripts/system-libs.sh [reports|browser]   exit 0 when everything is there; otherwise
+#        install the missing Debian packages with apt-get when root, else say what to install.
 set -euo pipefail
 
 PROG=${0##*/}
-# library soname -> Debian package
-LIBS=(
-    "libpango-1.0.so.0 libpango-1.0-0"
-    "libpangoft2-1.0.so.0 libpangoft2-1.0-0"
-    "libharfbuzz-subset.so.0 libharfbuzz-subset0"
-    "libcairo.so.2 libcairo2"
-)
-FONT=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
-FONT_PACKAGE=fonts-dejavu-core
+GROUP=${1:-reports}
 
 have_lib() {
     local ldconfig
@@ -25,11 +21,31 @@ have_lib() {
 }
 
 missing=()
-for entry in "${LIBS[@]}"; do
-    read -r lib package <<<"$entry"
-    have_lib "$lib" || missing+=("$package")
-done
-[ -e "$FONT" ] || missing+=("$FONT_PACKAGE")
+case $GROUP in
+reports)
+    why="PDF and PNG reports need them"
+    # library soname -> Debian package
+    for entry in \
+        "libpango-1.0.so.0 libpango-1.0-0" \
+        "libpangoft2-1.0.so.0 libpangoft2-1.0-0" \
+        "libharfbuzz-subset.so.0 libharfbuzz-subset0" \
+        "libcairo.so.2 libcairo2"; do
+        read -r lib package <<<"$entry"
+        have_lib "$lib" || missing+=("$package")
+    done
+    [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+    ;;
+browser)
+    why="the browser tests need them"
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+    [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+    ;;
+*)
+    echo "usage: $PROG [reports|browser]" >&2
+    exit 2
+    ;;
+esac
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -41,6 +57,6 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     } >&2 || { echo "$PROG: apt-get install ${missing[*]} failed" >&2; exit 1; }
     exit 0
 fi
-echo "$PROG: missing ${missing[*]} (PDF and PNG reports need them). As root run:
+echo "$PROG: missing ${missing[*]} ($why). As root run:
     apt-get update && apt-get install -y ${missing[*]}" >&2
 exit 1
