@@ -317,7 +317,8 @@ async def test_publishing_beyond_the_host_capacity_needs_an_overflow_choice(
     body = await refused.get_json()
     assert body["code"] == "HOST_CAPACITY"
     assert body["field"] == "overflow"
-    assert "150" in body["message"] and "100" in body["message"]
+    assert "up to 150 people" in body["message"]
+    assert "one meeting host holds 100" in body["message"]
     assert (await stored_event(database, event["id"])).status == "draft"
 
     bad = await client.post(path, json={"overflow": "fax"}, headers=organiser.headers)
