@@ -189,6 +189,8 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
     for endpoint, view in app.view_functions.items():
         if endpoint.split(".")[0] in PAGE_BLUEPRINTS:
             hide(view)  # HTML pages are not part of the API document
+    # Quart's documented way to wrap its ASGI callable in middleware (mypy sees a method).
+    app.asgi_app = api_live.StreamHandOff(app.asgi_app, st)  # type: ignore[method-assign]
 
     restore_signals: list[Callable[[], None]] = []
 

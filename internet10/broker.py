@@ -33,7 +33,7 @@ import logging
 import random
 import signal
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import FrameType
 from typing import Any
 
@@ -63,6 +63,7 @@ PREAMBLE = f"retry: {RETRY_MS}\n\n".encode()
 HEARTBEAT: tuple[int, bytes] = (-1, b":\n\n")  # a comment: keeps proxies from closing the stream
 
 _OPEN, _CLOSING, _OVERFLOW = 0, 1, 2
+GONE = 3  # the client disconnected
 
 
 def frame(live_id: int, kind: str, data: dict[str, Any]) -> bytes:
@@ -304,15 +305,22 @@ class Broker:
 
     # --- streams ----------------------------------------------------------------------------
 
-    async def stream(self, event_id: int, after_id: int | None) -> AsyncIterator[bytes]:
+    def stream(
+        self, event_id: int, after_id: int | None, subscriber: Subscriber | None = None
+    ) -> AsyncIterator[bytes]:
         """The SSE body for one client: its backlog after ``after_id`` (``None``: from now on),
-        then live frames, heartbeats, and a reconnection hint when the server stops.
+        then live frames, heartbeats, and a reconnection hint when the server stops. It ends
+        when ``subscriber`` is stopped (:meth:`Subscriber.stop`, e.g. the client went away).
 
         The caller has checked that the client may see the event."""
+        return self._frames(event_id, after_id, subscriber or Subscriber())
+
+    async def _frames(
+        self, event_id: int, after_id: int | None, subscriber: Subscriber
+    ) -> AsyncIterator[bytes]:
         if self.closing:
             yield retry_frame(random.randint(*SHUTDOWN_RETRY_MS))  # noqa: S311 - spreading load, not a secret
             return
-        subscriber = Subscriber()
         channel = self._join(event_id, subscriber)
         try:
             await channel.ready.wait()
@@ -329,12 +337,34 @@ class Broker:
                         chunk.append(data)
                 if subscriber.state == _CLOSING:
                     chunk.append(retry_frame(random.randint(*SHUTDOWN_RETRY_MS)))  # noqa: S311 - spreading load
-                if chunk:
+                if chunk and subscriber.state != GONE:
                     yield b"".join(chunk)
                 if subscriber.state != _OPEN:
                     return
         finally:
             self._leave(channel, subscriber)
+
+    async def serve(
+        self,
+        event_id: int,
+        after_id: int | None,
+        start: dict[str, Any],
+        receive: Callable[[], Awaitable[dict[str, Any]]],
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+    ) -> None:
+        """Send one stream over ASGI: ``start`` (the ``http.response.start`` message), then
+        :meth:`stream`'s chunks until the client goes away or the server stops. One task
+        watches ``receive`` for the client's disconnection."""
+        subscriber = Subscriber()
+        watcher = asyncio.get_running_loop().create_task(_watch(receive, subscriber))
+        try:
+            await send(start)
+            async for chunk in self.stream(event_id, after_id, subscriber):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if subscriber.state != GONE:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            watcher.cancel()
 
     async def _backlog(self, event_id: int, after_id: int | None) -> tuple[bytes, int]:
         """(frames after ``after_id``, the last id they reach). A client further behind than
@@ -352,6 +382,12 @@ class Broker:
     def subscriber_count(self, event_id: int | None = None) -> int:
         channels = self.channels.values() if event_id is None else [self.channels.get(event_id)]
         return sum(len(c.subscribers) for c in channels if c is not None)
+
+
+async def _watch(receive: Callable[[], Awaitable[dict[str, Any]]], subscriber: Subscriber) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    subscriber.stop(GONE)
 
 
 class RedisRelay:

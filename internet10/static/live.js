@@ -1,36 +1,29 @@
-// The live channel for pages that also work without it (forms and refresh).
-// Every element with data-live-url is a live region; the page opens one stream (the first URL).
-// Each message is dispatched on every region as a cancelable, bubbling "live" DOM event
-// (detail: {kind, id, data}). Unless a listener cancels it, a region with an id (or <body>) is
-// fetched again from this page's address and its content swapped in, a little later, at most
-// every few seconds. data-live-refresh="kind ..." limits the kinds that refresh a region;
-// data-qa-slot="N" limits it to messages about that slot. "reload" reloads the page.
+// The live channel, for pages that work without it. Elements with data-live-url are regions;
+// the page opens one stream (the first URL). Each message is dispatched on every region as a
+// cancelable "live" event (detail: kind, id, data); unless cancelled, a region with an id (or
+// <body>) is fetched again from this page's address and swapped in, spread and at most every
+// few seconds. data-live-refresh="kind ..." and data-qa-slot="N" narrow what refreshes it.
 (function () {
   "use strict";
   var regions = [].slice.call(document.querySelectorAll("[data-live-url]"));
   if (!regions.length || !window.EventSource || !window.fetch || !window.DOMParser) return;
   var KINDS = ["running", "question", "queue", "qa", "attendance"];
-  var GAP = 3000, JITTER = 1500; // ms between fetches of the page; spread of their start
+  var GAP = 3000, JITTER = 1500; // ms between page fetches; spread of their start
   var url = regions[0].getAttribute("data-live-url");
-  var source = new EventSource(url);
-  var stale = [], timer = null, busy = false, last = 0;
+  var extra = (regions[0].getAttribute("data-live-kinds") || "").split(/\s+/);
+  var stale = [], timer = null, busy = false, last = 0, lastId = "", retry = 3000, source;
 
   function wants(region, kind, data) {
     var only = region.getAttribute("data-live-refresh");
     if (only && (" " + only + " ").indexOf(" " + kind + " ") < 0) return false;
     var slot = region.getAttribute("data-qa-slot");
-    return !slot || data == null || data.slot_id == null || String(data.slot_id) === slot;
+    return !slot || !data || data.slot_id == null || String(data.slot_id) === slot;
   }
 
   function schedule(region) {
     if (stale.indexOf(region) < 0) stale.push(region);
     if (timer || busy) return;
-    var wait = Math.max(0, last + GAP - Date.now()) + Math.random() * JITTER;
-    timer = setTimeout(refresh, wait);
-  }
-
-  function twin(doc, region) {
-    return region.id ? doc.getElementById(region.id) : region === document.body ? doc.body : null;
+    timer = setTimeout(refresh, Math.max(0, last + GAP - Date.now()) + Math.random() * JITTER);
   }
 
   function refresh() {
@@ -44,13 +37,10 @@
         if (!html) return;
         var doc = new DOMParser().parseFromString(html, "text/html");
         todo.forEach(function (region) {
-          var fresh = twin(doc, region);
-          if (!fresh) return;
-          if (region.contains(document.activeElement) && document.activeElement !== document.body) {
-            stale.push(region); // someone is typing here: not now
-          } else {
-            region.innerHTML = fresh.innerHTML;
-          }
+          var fresh = region.id ? doc.getElementById(region.id) : region === document.body && doc.body;
+          var focus = document.activeElement, typing = region.contains(focus) && focus !== document.body;
+          if (typing) stale.push(region); // not under the cursor: later
+          else if (fresh) region.innerHTML = fresh.innerHTML;
         });
       })
       .catch(function () {})
@@ -63,7 +53,8 @@
 
   function receive(message) {
     var data = null;
-    try { data = JSON.parse(message.data); } catch (e) { /* a frame we do not know */ }
+    try { data = JSON.parse(message.data); } catch (e) { /* dispatched all the same */ }
+    if (message.lastEventId) lastId = message.lastEventId;
     var detail = { kind: message.type, id: message.lastEventId, data: data };
     regions.forEach(function (region) {
       var event = new CustomEvent("live", { detail: detail, bubbles: true, cancelable: true });
@@ -71,13 +62,24 @@
     });
   }
 
-  var extra = (regions[0].getAttribute("data-live-kinds") || "").split(/\s+/);
-  KINDS.concat(extra).forEach(function (kind) {
-    if (kind) source.addEventListener(kind, receive);
-  });
-  source.addEventListener("reload", function () { location.reload(); });
+  function open() {
+    // After an HTTP error the browser gives up: we start again after the last id seen.
+    var from = lastId ? url.replace(/([?&]last_event_id=)[^&]*/, "$1" + lastId) : url;
+    if (lastId && from === url) from += (url.indexOf("?") < 0 ? "?" : "&") + "last_event_id=" + lastId;
+    source = new EventSource(from);
+    KINDS.concat(extra).forEach(function (kind) { if (kind) source.addEventListener(kind, receive); });
+    source.addEventListener("reload", function () { location.reload(); });
+    source.onopen = function () { retry = 3000; };
+    source.onerror = function () {
+      if (source.readyState !== 2) return; // CONNECTING: the browser retries by itself
+      setTimeout(open, retry + Math.random() * retry);
+      retry = Math.min(retry * 2, 60000);
+    };
+  }
+
+  open();
   if (!/[?&]last_event_id=/.test(url)) {
-    // The page did not say what it shows: catch up once the stream is open.
+    // The page did not say which id it shows: catch up once the stream is open.
     source.addEventListener("open", function first() {
       source.removeEventListener("open", first);
       regions.forEach(schedule);

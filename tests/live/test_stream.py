@@ -174,6 +174,9 @@ async def test_quiet_streams_get_heartbeats_and_outlive_the_response_timeout(
             assert response.headers["Content-Type"] == "text/event-stream; charset=utf-8"
             assert response.headers["Cache-Control"] == "no-store, no-transform"
             assert response.headers["X-Accel-Buffering"] == "no"
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+            assert "Content-Length" not in response.headers
+            assert "X-Internet10-Live-Plan" not in response.headers  # the route's, not sent
         async with open_stream(http, url(base, event_id)) as stream:
             started = asyncio.get_running_loop().time()
             beats = 0
