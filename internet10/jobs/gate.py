@@ -4,7 +4,11 @@ it is known to be down.
 After a retryable failure the gate closes until the provider's own ``retry_at`` (a 429's
 Retry-After, the daily limit's reset) or, without one, for a delay doubling from 1 s up to
 ``MAX_CLOSED``. While it is closed, jobs are deferred without spending an attempt, so an outage
-of any length drains as a queue once the provider is back, instead of failing the jobs."""
+of any length drains as a queue once the provider is back, instead of failing the jobs.
+
+One gate per provider (Zoom, Google Calendar, YouTube): each fails in its own way and has its
+own limits. A provider's errors carry ``message``, ``retryable``, ``retry_at`` and ``status``
+(Zoom's ``ProviderError``, Google's ``GoogleError``)."""
 
 from __future__ import annotations
 
@@ -13,15 +17,24 @@ import datetime as dt
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar, cast
 
+from integrations.google import GoogleError
 from integrations.zoom import ProviderError
 from internet10.jobs.worker import PermanentJobError, RetryLater
 
 T = TypeVar("T")
 
 MAX_CLOSED = dt.timedelta(seconds=60)
+PROVIDER_ERRORS: tuple[type[Exception], ...] = (ProviderError, GoogleError)
 SPREAD_SECONDS = 2.0  # deferred jobs come back spread over this, not all at one instant
+
+
+class ProviderFailure(Protocol):
+    message: str
+    retryable: bool
+    retry_at: dt.datetime | None
+    status: int | None
 
 
 class ProviderGate:
@@ -63,7 +76,7 @@ class ProviderGate:
                 attempted=False,
             )
 
-    def _failed(self, exc: ProviderError) -> RetryLater:
+    def _failed(self, exc: ProviderFailure) -> RetryLater:
         now = self._clock()
         self._failures += 1
         if exc.retry_at is not None:
@@ -83,7 +96,8 @@ class ProviderGate:
             self._check()
         try:
             result = await action()
-        except ProviderError as exc:
+        except PROVIDER_ERRORS as caught:
+            exc = cast(ProviderFailure, caught)
             if exc.retryable:
                 raise self._failed(exc) from None
             raise PermanentJobError(f"{self.name}: {describe(exc)}") from None
@@ -91,10 +105,16 @@ class ProviderGate:
         return result
 
 
-def describe(exc: ProviderError) -> str:
+def describe(exc: ProviderFailure) -> str:
+    """The provider's message with its own code (Zoom) or reason (Google) and the HTTP status,
+    each once: Google's messages already name them."""
     parts = [exc.message]
-    if exc.code is not None:
-        parts.append(f"code {exc.code}")
-    if exc.status is not None:
+    code = getattr(exc, "code", None)
+    if code is not None:
+        parts.append(f"code {code}")
+    reason = getattr(exc, "reason", None)
+    if reason is not None and reason not in exc.message:
+        parts.append(f"reason {reason}")
+    if exc.status is not None and f"HTTP {exc.status}" not in exc.message:
         parts.append(f"HTTP {exc.status}")
     return ", ".join(parts)
