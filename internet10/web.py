@@ -10,6 +10,7 @@ from quart_auth import current_user
 
 from internet10.errors import NotAuthenticated
 from internet10.services.auth import Principal, authenticate_token, principal_for_user
+from internet10.services.google_sync import GooglePolicy, policy_for
 from internet10.services.meetings import MeetingPolicy
 from internet10.state import AppState
 
@@ -26,6 +27,10 @@ def meeting_policy() -> MeetingPolicy:
     return MeetingPolicy(
         enabled=settings.zoom_configured, host_capacity=settings.zoom_host_capacity
     )
+
+
+def google_policy() -> GooglePolicy:
+    return policy_for(state().settings)
 
 
 async def current_principal() -> Principal | None:

@@ -17,7 +17,7 @@ from internet10.api.schemas import ErrorBody, Line, Strict, Text, TimeZone, UTCD
 from internet10.models import Event, EventKind, EventStatus
 from internet10.services import events as service
 from internet10.services.meetings import Overflow
-from internet10.web import current_principal, meeting_policy, state
+from internet10.web import current_principal, google_policy, meeting_policy, state
 from scheduler.agenda import AgendaParams, Break, total_minutes
 
 blueprint = Blueprint("api_events", __name__, url_prefix="/api/v1/events")
@@ -186,7 +186,13 @@ async def update_event(event_id: int, data: EventUpdate) -> EventOut:
     changes = service.EventChanges(**data.model_dump(exclude_unset=True, exclude_none=True))
     async with st.db.write() as db:
         event = await service.update_event(
-            db, principal, event_id, changes, now=st.now(), meetings=meeting_policy()
+            db,
+            principal,
+            event_id,
+            changes,
+            now=st.now(),
+            meetings=meeting_policy(),
+            google=google_policy(),
         )
         return event_out(event)
 
@@ -205,6 +211,7 @@ async def _transition(
             now=st.now(),
             meetings=meeting_policy(),
             overflow=overflow,
+            google=google_policy(),
         )
         return event_out(event)
 
@@ -247,6 +254,29 @@ async def publish_event(event_id: int) -> EventOut:
 async def cancel_event(event_id: int) -> EventOut:
     """Cancel an event (organisers) that has not ended."""
     return await _transition(event_id, EventStatus.CANCELLED)
+
+
+@blueprint.post("/<int:event_id>/start")
+@validate_response(EventOut, 200)
+@validate_response(ErrorBody, 401)
+@validate_response(ErrorBody, 403)
+@validate_response(ErrorBody, 404)
+@validate_response(ErrorBody, 409)
+async def start_event(event_id: int) -> EventOut:
+    """Mark a published event live (organisers): its YouTube broadcast, if any, goes live.
+    Starting its first slot does the same."""
+    return await _transition(event_id, EventStatus.LIVE)
+
+
+@blueprint.post("/<int:event_id>/end")
+@validate_response(EventOut, 200)
+@validate_response(ErrorBody, 401)
+@validate_response(ErrorBody, 403)
+@validate_response(ErrorBody, 404)
+@validate_response(ErrorBody, 409)
+async def end_event(event_id: int) -> EventOut:
+    """Mark a live event ended (organisers): its YouTube broadcast, if any, completes."""
+    return await _transition(event_id, EventStatus.ENDED)
 
 
 class BreakIn(Strict):

@@ -16,7 +16,7 @@ from internet10.errors import ValidationFailed
 from internet10.models import HubSession
 from internet10.services import hubs as service
 from internet10.services.events import get_event
-from internet10.web import current_principal, state
+from internet10.web import current_principal, google_policy, state
 
 blueprint = Blueprint("api_hubs", __name__, url_prefix="/api/v1/events")
 
@@ -121,7 +121,7 @@ async def import_sessions(event_id: int, data: AgendaIn) -> SessionList:
     st = state()
     async with st.db.write() as db:
         rows = await service.import_sessions(
-            db, principal, event_id, ics, uids=data.uids, now=st.now()
+            db, principal, event_id, ics, uids=data.uids, now=st.now(), google=google_policy()
         )
         zone = (await get_event(db, principal, event_id)).timezone
         return SessionList(sessions=[_row_out(r, zone) for r in rows])

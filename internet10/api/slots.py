@@ -11,7 +11,7 @@ from quart_schema import validate_request, validate_response
 from internet10.api.schemas import ErrorBody, Strict, iso_utc
 from internet10.models import SlotSwap
 from internet10.services import booking as service
-from internet10.web import current_principal, state
+from internet10.web import current_principal, google_policy, state
 
 blueprint = Blueprint("api_slots", __name__, url_prefix="/api/v1")
 
@@ -206,7 +206,13 @@ async def book_slot(slot_id: int, data: BookingCreate) -> tuple[SlotOut, int]:
     )
     async with st.db.write() as db:
         view = await service.book_slot(
-            db, principal, slot_id, presentation, chapter_code=data.chapter, now=st.now()
+            db,
+            principal,
+            slot_id,
+            presentation,
+            chapter_code=data.chapter,
+            now=st.now(),
+            google=google_policy(),
         )
         return slot_out(view), 201
 
@@ -234,7 +240,9 @@ async def update_booking(slot_id: int, data: BookingUpdate) -> SlotOut:
         slides_url=slides_url,
     )
     async with st.db.write() as db:
-        view = await service.update_booking(db, principal, slot_id, changes, now=st.now())
+        view = await service.update_booking(
+            db, principal, slot_id, changes, now=st.now(), google=google_policy()
+        )
         return slot_out(view)
 
 
@@ -263,7 +271,10 @@ async def approve_booking(slot_id: int) -> SlotOut:
     principal = await current_principal()
     st = state()
     async with st.db.write() as db:
-        return slot_out(await service.approve_booking(db, principal, slot_id, now=st.now()))
+        view = await service.approve_booking(
+            db, principal, slot_id, now=st.now(), google=google_policy()
+        )
+        return slot_out(view)
 
 
 @blueprint.post("/slots/<int:slot_id>/assign")

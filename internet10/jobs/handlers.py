@@ -7,12 +7,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from integrations.google import CalendarPublisher, LiveStreamProvider
 from integrations.mail import Attachment, Mailer, MailError, OutgoingMail
 from integrations.zoom import MeetingProvider
 from integrations.zoom.adapter import ZoomMeetings
 from internet10.db import Database
 from internet10.i18n import render_mail
 from internet10.jobs.gate import ProviderGate
+from internet10.jobs.google_jobs import google_handlers
 from internet10.jobs.worker import Handler, PermanentJobError, RetryLater
 from internet10.models import Event
 from internet10.services import (
@@ -20,6 +22,7 @@ from internet10.services import (
     attendance_figures,
     attendee_mail,
     calendar,
+    google_sync,
     meetings,
     notifications,
     reminders,
@@ -38,8 +41,11 @@ def build_handlers(
     *,
     clock: Callable[[], dt.datetime] = utcnow,
     meeting_provider: MeetingProvider | None = None,
+    calendar_publisher: CalendarPublisher | None = None,
+    live_stream_provider: LiveStreamProvider | None = None,
 ) -> dict[str, Handler]:
     base_url = settings.base_url_str
+    google = google_sync.policy_for(settings)
     provider = meeting_provider or zoom_from_settings(settings)
     gate = ProviderGate("Zoom", settings.zoom_calls_per_second, clock=clock)
 
@@ -67,6 +73,9 @@ def build_handlers(
                 now=now,
             )
             await reminders.reschedule(db, int(payload["event_id"]), now=now)
+            event = await db.get(Event, int(payload["event_id"]))
+            if event is not None:  # the changed programme on Google Calendar
+                await google_sync.programme_changed(db, event, google, now=now)
 
     async def send_mail(payload: dict[str, Any]) -> None:
         async with database.read() as db:
@@ -184,6 +193,15 @@ def build_handlers(
         "registration.mail": registration_mail,
         "registration.reminder": registration_reminder,
         attendance.JOB_KIND: zoom_webhook,
+        **google_handlers(
+            settings,
+            database,
+            clock=clock,
+            zoom=zoom,
+            zoom_gate=gate,
+            calendar_publisher=calendar_publisher,
+            live_stream_provider=live_stream_provider,
+        ),
     }
 
 

@@ -29,7 +29,7 @@ from internet10.pages.applicant_form import (
     read_applicant,
 )
 from internet10.ratelimit import Limit, enforce
-from internet10.services import calendar, checkin
+from internet10.services import calendar, checkin, livestreams
 from internet10.services import events as events_service
 from internet10.services import hubs as hubs_service
 from internet10.services import registration as service
@@ -158,6 +158,7 @@ async def _personal_page(
         position = await service.waitlist_position(db, registration)
         slots = await events_service.event_slots(db, event.id)
         sessions = await hubs_service.hub_sessions(db, event.id) if not slots else []
+        watch_url = await livestreams.watch_url(db, event)
         chapters = await _chapters_of(db, {s.chapter_id for s in slots if s.chapter_id})
     code = None
     if (
@@ -180,6 +181,7 @@ async def _personal_page(
         zones=sorted({event.timezone, zone, "UTC", *(c.timezone for c in chapters.values())}),
         code=code,
         qr=_qr_svg(code) if code else None,
+        watch_url=watch_url,
         done=done if done in DONE else None,
         error=error,
     )

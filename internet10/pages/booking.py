@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from internet10.errors import Conflict, ValidationFailed
 from internet10.services import booking as service
 from internet10.services.auth import Principal
-from internet10.web import current_principal, state
+from internet10.web import current_principal, google_policy, state
 
 blueprint = Blueprint("booking", __name__)
 
@@ -225,6 +225,7 @@ async def book(event_id: int, slot_id: int) -> Page:
             _presentation(form),
             chapter_code=form.get("chapter") or None,
             now=now,
+            google=google_policy(),
         )
         done = "pending" if view.status is service.SlotStatus.PENDING else "booked"
         return done, view.slot.event_id
@@ -245,7 +246,9 @@ async def edit(event_id: int, slot_id: int) -> Page:
             speakers=given.speakers,
             slides_url=given.slides_url or "",  # an emptied field removes the link
         )
-        view = await service.update_booking(db, principal, slot_id, changes, now=now)
+        view = await service.update_booking(
+            db, principal, slot_id, changes, now=now, google=google_policy()
+        )
         return "updated", view.slot.event_id
 
     return await _perform(event_id, action, form_id=f"edit-{slot_id}")

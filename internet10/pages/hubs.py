@@ -9,7 +9,7 @@ from integrations.agenda import AgendaFetchError, fetch_agenda
 from internet10.errors import Forbidden, ValidationFailed
 from internet10.services import hubs as service
 from internet10.services.events import get_event
-from internet10.web import current_principal, state
+from internet10.web import current_principal, google_policy, state
 
 blueprint = Blueprint("hubs", __name__)
 
@@ -100,5 +100,6 @@ async def sessions_import(event_id: int) -> WerkzeugResponse:
             form.get("ics", "").encode("utf-8"),
             uids=uids,
             now=st.now(),
+            google=google_policy(),
         )
     return redirect(url_for("hubs.sessions_page", event_id=event_id, done=str(len(uids))))

@@ -11,11 +11,16 @@ from internet10.errors import Forbidden, ValidationFailed
 from internet10.models import EventStatus
 from internet10.services import events as service
 from internet10.services.meetings import Overflow, capacity_warning, expected_people
-from internet10.web import current_principal, meeting_policy, state
+from internet10.web import current_principal, google_policy, meeting_policy, state
 
 blueprint = Blueprint("organiser", __name__)
 
-TARGETS = {"publish": EventStatus.PUBLISHED, "cancel": EventStatus.CANCELLED}
+TARGETS = {
+    "publish": EventStatus.PUBLISHED,
+    "start": EventStatus.LIVE,
+    "end": EventStatus.ENDED,
+    "cancel": EventStatus.CANCELLED,
+}
 
 
 @blueprint.get("/organiser")
@@ -63,5 +68,6 @@ async def change_status(event_id: int) -> WerkzeugResponse:
             now=st.now(),
             meetings=meeting_policy(),
             overflow=cast(Overflow | None, overflow),
+            google=google_policy(),
         )
     return redirect(url_for("organiser.dashboard", done=form["to"]))

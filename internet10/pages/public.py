@@ -9,7 +9,7 @@ from internet10.models import Chapter, EventKind, EventStatus
 from internet10.services import events as service
 from internet10.services import hubs as hubs_service
 from internet10.services import live as live_events
-from internet10.services import running
+from internet10.services import livestreams, running
 from internet10.web import current_principal, state, viewer_zone
 
 blueprint = Blueprint("public", __name__)
@@ -40,6 +40,7 @@ async def event_page(event_id: int) -> str:
             c.id: c for c in (await db.scalars(select(Chapter).where(Chapter.id.in_(wanted)))).all()
         }
         sessions = await hubs_service.hub_sessions(db, event.id)
+        watch_url = await livestreams.watch_url(db, event)
         live_url = None
         if event.status in (EventStatus.PUBLISHED.value, EventStatus.LIVE.value):
             # the page shows the running order as of this live event; its stream starts after it
@@ -61,5 +62,6 @@ async def event_page(event_id: int) -> str:
         viewer_zone=zone,
         zones=zones,
         live=live,
+        watch_url=watch_url,
         live_url=live_url,
     )

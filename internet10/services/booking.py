@@ -34,8 +34,10 @@ from internet10.errors import (
     ValidationFailed,
 )
 from internet10.models import Chapter, Event, EventStatus, Slot, SlotSwap
+from internet10.services import google_sync
 from internet10.services.auth import Principal, normalise_email, require_organiser
 from internet10.services.events import PUBLIC_STATUSES
+from internet10.services.google_sync import NO_GOOGLE, GooglePolicy
 from internet10.services.notifications import programme_changed
 
 TITLE_MAX = 300
@@ -585,6 +587,7 @@ async def book_slot(
     *,
     chapter_code: str | None = None,
     now: dt.datetime,
+    google: GooglePolicy = NO_GOOGLE,
 ) -> SlotView:
     """Book an open slot for a chapter. Pending when the event needs approval, unless an
     organiser books (their booking is its own approval)."""
@@ -610,6 +613,7 @@ async def book_slot(
     }
     await _claim(db, slot, values, now=now)
     _bump(event, now)
+    await google_sync.programme_changed(db, event, google, now=now)
     return SlotView(slot, chapter, show_speakers=True)
 
 
@@ -631,6 +635,7 @@ async def update_booking(
     changes: PresentationChanges,
     *,
     now: dt.datetime,
+    google: GooglePolicy = NO_GOOGLE,
 ) -> SlotView:
     """Change the presentation of a booking (its chapter's delegate or an organiser)."""
     principal, event, slot = await _held_by_caller(db, principal, slot_id)
@@ -656,6 +661,7 @@ async def update_booking(
     if any(getattr(slot, name) != value for name, value in values.items()):
         _set_booking(slot, values, now)
         _bump(event, now)
+        await google_sync.programme_changed(db, event, google, now=now)
     return await _view(db, principal, slot)
 
 
@@ -673,7 +679,12 @@ async def cancel_booking(
 
 
 async def approve_booking(
-    db: AsyncSession, principal: Principal | None, slot_id: int, *, now: dt.datetime
+    db: AsyncSession,
+    principal: Principal | None,
+    slot_id: int,
+    *,
+    now: dt.datetime,
+    google: GooglePolicy = NO_GOOGLE,
 ) -> SlotView:
     """Confirm a pending booking (organisers). Approving a confirmed booking is harmless."""
     principal = require_organiser(principal)
@@ -685,6 +696,7 @@ async def approve_booking(
         slot.booking_status = BookingStatus.CONFIRMED.value
         slot.updated_at = now
         _bump(event, now)
+        await google_sync.programme_changed(db, event, google, now=now)
     return await _view(db, principal, slot)
 
 

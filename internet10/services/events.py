@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from internet10.errors import Conflict, NotFound, ValidationFailed
 from internet10.models import Event, EventKind, EventStatus, Slot
 from internet10.services.auth import Principal, require_organiser
+from internet10.services.google_sync import NO_GOOGLE, GooglePolicy, event_changed
 from internet10.services.meetings import MeetingPolicy, Overflow, check_publish, request_sync
 from internet10.services.notifications import programme_changed
 from scheduler.agenda import AgendaParams, Break, build_agenda
@@ -26,6 +27,8 @@ PUBLIC_STATUSES = (
 
 # Changes that the online meeting shows (its topic, time, length, zone).
 MEETING_FIELDS = frozenset({"title", "starts_at", "duration_minutes", "timezone"})
+# Changes that Google Calendar entries and YouTube broadcasts show.
+GOOGLE_FIELDS = MEETING_FIELDS | {"description", "venue"}
 
 # Which status may follow which. Cancelling is allowed until the event has ended.
 TRANSITIONS: dict[EventStatus, frozenset[EventStatus]] = {
@@ -222,6 +225,7 @@ async def update_event(
     *,
     now: dt.datetime,
     meetings: MeetingPolicy,
+    google: GooglePolicy = NO_GOOGLE,
 ) -> Event:
     require_organiser(principal)
     event = await _locked(db, event_id)
@@ -250,6 +254,8 @@ async def update_event(
         and event.status in (EventStatus.PUBLISHED.value, EventStatus.LIVE.value)
     ):
         await request_sync(db, event, now=now)
+    if changed & GOOGLE_FIELDS and event.status != EventStatus.DRAFT.value:
+        await event_changed(db, event, google, now=now)
     return event
 
 
@@ -269,6 +275,7 @@ async def change_status(
     now: dt.datetime,
     meetings: MeetingPolicy,
     overflow: Overflow | None = None,
+    google: GooglePolicy = NO_GOOGLE,
 ) -> Event:
     """Publish, start, end or cancel. Publishing past the meeting host's capacity needs the
     organiser's choice of ``overflow`` (see ``meetings.check_publish``)."""
@@ -294,6 +301,10 @@ async def change_status(
         await request_sync(db, event, now=now)
     if target is EventStatus.CANCELLED and current is not EventStatus.DRAFT:
         await programme_changed(db, event, chapter_ids=None, now=now)
+    if current is not EventStatus.DRAFT or target is EventStatus.PUBLISHED:
+        # published: on the calendar, broadcast created; live, ended: the broadcast follows;
+        # cancelled: both removed
+        await event_changed(db, event, google, now=now)
     return event
 
 

@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from internet10.errors import Conflict, ValidationFailed
 from internet10.models import Event, EventKind, HubSession
+from internet10.services import google_sync
 from internet10.services.auth import Principal, require_organiser
 from internet10.services.events import PUBLIC_STATUSES, get_event
+from internet10.services.google_sync import NO_GOOGLE, GooglePolicy
 from scheduler.errors import SchedulingError
 from scheduler.hubs import LocalSession, localise
 
@@ -104,6 +106,7 @@ async def import_sessions(
     *,
     uids: Collection[str] | None,
     now: dt.datetime,
+    google: GooglePolicy = NO_GOOGLE,
 ) -> list[HubSession]:
     """Keep the chosen sessions (all when ``uids`` is None). Importing again updates them in
     place (same UID), so re-importing a revised agenda never duplicates a session."""
@@ -135,6 +138,7 @@ async def import_sessions(
     if kept:
         hub.sequence += 1
         hub.updated_at = now
+        await google_sync.programme_changed(db, hub, google, now=now)
     await db.flush()
     return kept
 

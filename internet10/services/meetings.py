@@ -10,7 +10,8 @@ number of them, in any order, converge:
   changes, or it is cancelled): creates the meeting if there is none, updates it if the settings
   sent last differ (``meeting_spec_digest``: Zoom allows 100 creates/updates per host per day),
   deletes it when the event is cancelled. After a create it enqueues ``meeting.registrant`` for
-  every confirmed online registration still without a personal link.
+  every confirmed online registration still without a personal link, and, when the event has a
+  YouTube stream, ``youtube.handoff`` (see ``livestreams``).
 - ``meeting.registrant`` (enqueued when a registration is confirmed, promoted, restored or
   cancelled, once the event has a meeting): adds the registrant, or cancels them.
 - ``meeting.reconcile`` (enqueued after ``meeting.ended``): reads the participants report and
@@ -41,7 +42,7 @@ from internet10.models import (
     RoleGrant,
     User,
 )
-from internet10.services import attendance, attendance_figures
+from internet10.services import attendance, attendance_figures, livestreams
 from internet10.services.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -217,6 +218,7 @@ async def sync_meeting(
                 event.meeting_start_url = meeting.start_url
                 event.meeting_spec_digest = digest
                 queued = await _enqueue_missing_links(db, event, now=now)
+                await livestreams.request_handoff(db, event, now=now)
                 log.info(
                     "meeting %s for event %s; %d links queued",
                     meeting.provider_id,

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from internet10.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ValidationFailed
 from internet10.models import Chapter, Event, EventStatus, Slot
-from internet10.services import live
+from internet10.services import live, livestreams
 from internet10.services.auth import Principal
 from internet10.services.events import event_slots, get_event
 from scheduler.agenda import ActualTimes, PlannedSlot, SlotEstimate, estimate_running_order
@@ -98,6 +98,7 @@ async def act(
         slot.skipped = False
         if event.status == EventStatus.PUBLISHED.value:
             event.status = EventStatus.LIVE.value
+            await livestreams.event_went_live(db, event, now=now)
     elif action == "end":
         if slot.actual_started_at is None:
             raise Conflict("This slot has not started.", code="SLOT_NOT_STARTED")
