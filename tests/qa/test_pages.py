@@ -193,7 +193,7 @@ async def test_presenter_view_shows_the_question_on_air_and_the_time_left(
     await moderated(client, stage.moderator, queued, "approve")
     clock.now = START + dt.timedelta(minutes=30)
     html = await page(https, f"/events/{stage.event_id}/qa/presenter?lang=en")
-    assert '<meta http-equiv="refresh" content="20">' in html
+    assert '<noscript><meta http-equiv="refresh" content="20"></noscript>' in html
     assert 'data-minutes-left="8">Time left: 8 min</p>' in html
     assert (
         f'<blockquote class="q-text big" lang="fr" data-question="{current}">'
