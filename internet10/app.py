@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from werkzeug.exceptions import HTTPException, NotFound
 
 from internet10 import __doc__ as about
+from internet10 import assets, compression
 from internet10.api import attendance as api_attendance
 from internet10.api import events as api_events
 from internet10.api import health
@@ -126,6 +127,8 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
     deps = dependencies or Dependencies()
     app = Quart(__name__, template_folder=str(TEMPLATES), static_folder=str(ROOT / "static"))
     app.request_class = JSONRequest
+    compression.install(app)  # first: it then runs after every other after_request function
+    assets.install(app, ROOT / "static")
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,

@@ -44,6 +44,12 @@ class Settings(BaseModel):
     registration_rate_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] = 20
     qa_question_rate_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] = 3
     qa_vote_rate_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] = 30
+    # Operations: logs, metrics, the load balancer in front, the job worker's lease.
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_token: str | None = None
+    proxy_hops: Annotated[int, Field(ge=0, le=10)] = 0
+    job_lease_seconds: Annotated[float, Field(gt=0, le=86_400)] = 300.0
 
     zoom_account_id: str | None = None
     zoom_client_id: str | None = None
@@ -187,7 +193,7 @@ def _describe(exc: ValidationError, values: Mapping[str, object]) -> str:
             )
             continue
         shown = values.get(field, "")
-        if field == "secret_key" or "secret" in field:
+        if field == "secret_key" or "secret" in field or field == "metrics_token":
             shown = "<hidden>"
         msg = str(err["msg"]).removeprefix("Value error, ")
         lines.append(f"{env_name(field)}={shown!s}: {msg}")

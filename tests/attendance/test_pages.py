@@ -110,7 +110,7 @@ async def test_dashboard_shows_counts_chart_funnel_slots_and_breakdowns(
     # Light and self-contained.
     assert len(html.encode()) < PAGE_BUDGET
     assert not re.search(r'(src|href)="(https?:)?//', html)
-    assert "/static/attendance.js" in html
+    assert re.search(r"/static/attendance\.[0-9a-f]{12}\.js", html)
 
 
 async def test_dashboard_fragment_is_the_live_region_alone(
