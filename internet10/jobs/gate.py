@@ -21,6 +21,7 @@ from typing import Protocol, TypeVar, cast
 
 from integrations.google import GoogleError
 from integrations.zoom import ProviderError
+from internet10.jobs.pacing import RedisPacer
 from internet10.jobs.worker import PermanentJobError, RetryLater
 
 T = TypeVar("T")
@@ -46,8 +47,12 @@ class ProviderGate:
         clock: Callable[[], dt.datetime],
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        pacer: RedisPacer | None = None,
     ) -> None:
+        """``pacer``: the pace shared by every process through Redis (see ``pacing``); without
+        one, or while Redis fails, this process spaces its own calls."""
         self.name = name
+        self._pacer = pacer
         self._interval = 1.0 / calls_per_second
         self._clock = clock
         self._monotonic = monotonic
@@ -58,7 +63,14 @@ class ProviderGate:
         self._failures = 0
 
     async def pace(self) -> None:
-        """Wait for this process's next call slot (calls are spaced evenly)."""
+        """Wait for the next call slot: the shared one when Redis paces, else this process's
+        (calls are spaced evenly)."""
+        if self._pacer is not None:
+            wait = await self._pacer.reserve()
+            if wait is not None:
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                return
         async with self._pace_lock:
             now = self._monotonic()
             at = max(now, self._next_call)

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from redis.asyncio import Redis
+
 from integrations.google import CalendarPublisher, LiveStreamProvider
 from integrations.mail import Attachment, Mailer, MailError, OutgoingMail
 from integrations.zoom import MeetingProvider
@@ -15,6 +17,7 @@ from internet10.db import Database
 from internet10.i18n import render_mail
 from internet10.jobs.gate import ProviderGate
 from internet10.jobs.google_jobs import google_handlers
+from internet10.jobs.pacing import RedisPacer
 from internet10.jobs.worker import Handler, PermanentJobError, RetryLater
 from internet10.models import Event
 from internet10.services import (
@@ -43,11 +46,14 @@ def build_handlers(
     meeting_provider: MeetingProvider | None = None,
     calendar_publisher: CalendarPublisher | None = None,
     live_stream_provider: LiveStreamProvider | None = None,
+    redis: Redis | None = None,
 ) -> dict[str, Handler]:
+    """With ``redis``, Zoom calls are paced for every worker together (``jobs.pacing``)."""
     base_url = settings.base_url_str
     google = google_sync.policy_for(settings)
     provider = meeting_provider or zoom_from_settings(settings)
-    gate = ProviderGate("Zoom", settings.zoom_calls_per_second, clock=clock)
+    pacer = None if redis is None else RedisPacer(redis, "zoom", settings.zoom_calls_per_second)
+    gate = ProviderGate("Zoom", settings.zoom_calls_per_second, clock=clock, pacer=pacer)
 
     def zoom() -> MeetingProvider:
         if provider is None:
