@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart, Request, Response, g, render_template, request
 from quart_auth import QuartAuth
 from quart_babel import Babel
@@ -16,12 +17,14 @@ from redis.asyncio import Redis
 from werkzeug.exceptions import HTTPException, NotFound
 
 from internet10 import __doc__ as about
+from internet10 import access
 from internet10 import assets, compression
 from internet10.api import attendance as api_attendance
 from internet10.api import events as api_events
 from internet10.api import health
 from internet10.api import hubs as api_hubs
 from internet10.api import live as api_live
+from internet10.api import metrics as api_metrics
 from internet10.api import planning as api_planning
 from internet10.api import qa as api_qa
 from internet10.api import registrations as api_registrations
@@ -160,8 +163,10 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
     app.jinja_env.globals.update(csrf_token=csrf_token, languages=LANGUAGES, tz=ZoneInfo)
     app.jinja_env.autoescape = True
 
+    access.install(app, st)  # before the app's own hooks: they all see the request id
     for bp in (
         health.blueprint,
+        api_metrics.blueprint,
         api_events.blueprint,
         api_running.blueprint,
         api_live.blueprint,
@@ -194,6 +199,15 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
             hide(view)  # HTML pages are not part of the API document
     # Quart's documented way to wrap its ASGI callable in middleware (mypy sees a method).
     app.asgi_app = api_live.StreamHandOff(app.asgi_app, st)  # type: ignore[method-assign]
+
+    if settings.proxy_hops:
+        # Behind a load balancer: the client's address and scheme from X-Forwarded-For/-Proto,
+        # as set by the last ``proxy_hops`` proxies (rate limits count clients, not the proxy).
+        app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
+            app.asgi_app,
+            mode="legacy",
+            trusted_hops=settings.proxy_hops,
+        )
 
     restore_signals: list[Callable[[], None]] = []
 

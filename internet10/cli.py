@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
+import logging
 import os
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.run import run as hypercorn_run
 from pydantic import AnyHttpUrl
+from redis.asyncio import Redis
 
 from integrations.zoom.standin import ZoomStandIn
-from internet10 import migrate
+from internet10 import logs, metrics, migrate
 from internet10.app import create_app
 from internet10.db import Database
 from internet10.errors import DomainError
@@ -39,7 +44,8 @@ def hypercorn_config(bind: str, workers: int = 1) -> HypercornConfig:
     config.bind = [bind]
     config.workers = workers
     config.backlog = 2048  # bursts of hundreds of simultaneous connections must not be refused
-    config.accesslog = None
+    config.accesslog = None  # the app logs each request itself (internet10.access)
+    config.errorlog = logging.getLogger("hypercorn.error")  # through our handler and format
     config.graceful_timeout = 10
     return config
 
@@ -145,10 +151,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(os.environ)
+    logs.configure(settings.log_format, settings.log_level)
     if args.workers > 1:
+        # The workers add up their metrics in one directory of this host (see metrics.py):
+        # PROMETHEUS_MULTIPROC_DIR when given, else a private one; emptied before they start.
+        given = os.environ.get(metrics.MULTIPROC_ENV)
+        directory = given or tempfile.mkdtemp(prefix="internet10-metrics-")
+        metrics.prepare_multiprocess_dir(directory)
+        os.environ[metrics.MULTIPROC_ENV] = directory
         config = hypercorn_config(args.bind, args.workers)
         config.application_path = "internet10.asgi:app"
-        hypercorn_run(config)
+        try:
+            hypercorn_run(config)
+        finally:
+            if not given:
+                shutil.rmtree(directory, ignore_errors=True)
         return 0
     asyncio.run(_serve(settings, args.bind, with_worker=False))
     return 0
@@ -156,6 +173,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(_args: argparse.Namespace) -> int:
     settings = load_settings(os.environ)
+    logs.configure(settings.log_format, settings.log_level)
 
     async def run() -> None:
         database = Database(settings)
@@ -163,14 +181,19 @@ def cmd_worker(_args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         worker = Worker(
-            database=database, handlers=build_handlers(settings, database, build_mailer(settings))
+            database=database,
+            handlers=build_handlers(settings, database, build_mailer(settings), redis=redis),
+            lease=dt.timedelta(seconds=settings.job_lease_seconds),
         )
         _progress(f"worker {worker.worker_id} running; Ctrl-C stops it")
         try:
             await worker.run_forever(stop)
         finally:
             await database.dispose()
+            if redis is not None:
+                await redis.aclose()
 
     asyncio.run(run())
     return 0

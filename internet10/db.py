@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from internet10.metrics import AFTER_COMMIT_KEY
 from internet10.services import live
 from internet10.settings import Settings
 
@@ -99,7 +100,8 @@ class Database:
         handler sleeps in growing steps (the lock cut a burst's p50 by an order of magnitude).
 
         Once committed, the live events recorded in the block are handed to ``on_commit`` (on
-        SQLite still under that lock, so in commit order).
+        SQLite still under that lock, so in commit order), and the callbacks registered with
+        ``metrics.after_commit`` run.
         """
         if self._writers is None:
             async with self._write() as db:
@@ -113,6 +115,11 @@ class Database:
             self._committed(db)
 
     def _committed(self, db: AsyncSession) -> None:
+        for callback in db.info.pop(AFTER_COMMIT_KEY, ()):
+            try:
+                callback()
+            except Exception:
+                log.exception("an after-commit callback failed")
         hook = self.on_commit
         if hook is None or not db.info.get(live.PENDING_KEY):
             return

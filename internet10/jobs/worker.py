@@ -7,6 +7,8 @@ Invariants:
   the past, and any worker may claim it again. Handlers must therefore be idempotent.
 - Failures are retried with exponential backoff and full jitter; after ``max_attempts`` the job
   stays ``failed`` with its last error, for an organiser to read and retry.
+- Each job runs with the request id it was enqueued under (``Job.request_id``) as the current
+  one: its log lines carry it, and so do the jobs it enqueues.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import os
 import random
 import socket
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +29,7 @@ from sqlalchemy import or_, select, update
 
 from internet10.db import Database
 from internet10.models import Job, JobStatus
+from internet10.tracing import request_id
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,8 @@ class Worker:
     handlers: Mapping[str, Handler]
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     batch_size: int = 10
+    lease: dt.timedelta = LEASE  # a claim's life: a killed worker's jobs run again after it
+    stop_grace_seconds: float = 10.0  # at shutdown, how long the job under way may go on
     poll_seconds: float = 0.5
     clock: Callable[[], dt.datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
@@ -93,12 +99,20 @@ class Worker:
             for job in rows:
                 job.status = JobStatus.RUNNING.value
                 job.locked_by = self.worker_id
-                job.locked_until = now + LEASE
+                job.locked_until = now + self.lease
                 job.attempts += 1
                 job.updated_at = now
             return list(rows)
 
     async def run_one(self, job: Job) -> None:
+        token = request_id.set(job.request_id)
+        try:
+            await self._run_one(job)
+        finally:
+            request_id.reset(token)
+
+    async def _run_one(self, job: Job) -> None:
+        started = time.perf_counter()
         handler = self.handlers.get(job.kind)
         error: str | None = None
         not_before: dt.datetime | None = None
@@ -115,8 +129,22 @@ class Worker:
                 deferred = not exc.attempted
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
-        await self._finish(
+        outcome = await self._finish(
             job, error=error, permanent=permanent, not_before=not_before, deferred=deferred
+        )
+        log.info(
+            "job %s (%s): %s",
+            job.id,
+            job.kind,
+            outcome,
+            extra={
+                "job_id": job.id,
+                "kind": job.kind,
+                "attempt": job.attempts,
+                "outcome": outcome,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "worker": self.worker_id,
+            },
         )
 
     async def _finish(
@@ -127,7 +155,9 @@ class Worker:
         permanent: bool,
         not_before: dt.datetime | None,
         deferred: bool = False,
-    ) -> None:
+    ) -> str:
+        """Record the outcome; returns it: done, retry, deferred, failed, or lost (the lease
+        had expired and another worker holds the job now)."""
         now = self.clock()
         values: dict[str, Any] = {"locked_by": None, "locked_until": None, "updated_at": now}
         if deferred and not_before is not None:
@@ -137,11 +167,14 @@ class Worker:
                 "attempts": job.attempts - 1,
                 "last_error": error,
             }
+            outcome = "deferred"
         elif error is None:
             values |= {"status": JobStatus.DONE.value, "finished_at": now, "last_error": None}
+            outcome = "done"
         elif permanent or job.attempts >= job.max_attempts:
             log.warning("job %s (%s) failed for good: %s", job.id, job.kind, error)
             values |= {"status": JobStatus.FAILED.value, "finished_at": now, "last_error": error}
+            outcome = "failed"
         else:
             # A handler that says when to come back knows better than the backoff.
             retry_at = not_before or now + backoff(job.attempts, self.rng)
@@ -150,21 +183,30 @@ class Worker:
                 "run_after": retry_at,
                 "last_error": error,
             }
+            outcome = "retry"
         async with self.database.write() as db:
             # Only the lease holder may record the outcome: a job whose lease expired and was
             # re-claimed elsewhere is left to its new holder.
-            await db.execute(
+            result = await db.execute(
                 update(Job)
                 .where(Job.id == job.id, Job.locked_by == self.worker_id)
                 .values(**values)
             )
+        if not getattr(result, "rowcount", 1):
+            return "lost"
+        return outcome
 
-    async def run_pending(self) -> int:
-        """Claim and run one batch; returns how many jobs ran."""
+    async def run_pending(self, stop: asyncio.Event | None = None) -> int:
+        """Claim and run one batch; returns how many jobs ran. Once ``stop`` is set, the jobs
+        of the batch not yet started are left for :meth:`release`."""
         jobs = await self.claim()
+        ran = 0
         for job in jobs:
+            if stop is not None and stop.is_set():
+                break
             await self.run_one(job)
-        return len(jobs)
+            ran += 1
+        return ran
 
     async def drain(self, *, max_batches: int = 1000) -> int:
         total = 0
@@ -190,10 +232,24 @@ class Worker:
             )
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        """Run batches until ``stop`` is set (SIGTERM, SIGINT). Then the job under way gets
+        ``stop_grace_seconds`` to finish, is cancelled after that (its transaction rolls back),
+        and every job still held is given back: pending again, the attempt not counted."""
         try:
             while not stop.is_set():
-                ran = await self.run_pending()
-                if ran == 0:
+                batch = asyncio.ensure_future(self.run_pending(stop))
+                stopping = asyncio.ensure_future(stop.wait())
+                try:
+                    await asyncio.wait({batch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stopping.cancel()
+                if not batch.done():
+                    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                        await asyncio.wait_for(batch, self.stop_grace_seconds)
+                    if not batch.cancelled() and batch.exception() is None:
+                        log.info("stopping: the job under way finished")
+                    break
+                if batch.result() == 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
         finally:

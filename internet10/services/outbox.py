@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from internet10.models import Job, JobStatus
+from internet10.tracing import request_id as current_request_id
 
 
 async def enqueue(
@@ -25,7 +26,8 @@ async def enqueue(
     """Add a job to the current transaction; it exists only if the transaction commits.
 
     With ``dedupe_key``, a job already enqueued under that key is returned instead of a new one,
-    so "send this mail once" holds even if the caller runs twice.
+    so "send this mail once" holds even if the caller runs twice. Without ``request_id``, the job
+    carries the id of the request (or of the job) being handled, if any.
     """
     if dedupe_key is not None:
         existing = await db.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
@@ -39,7 +41,7 @@ async def enqueue(
         max_attempts=max_attempts,
         run_after=run_after or now,
         dedupe_key=dedupe_key,
-        request_id=request_id,
+        request_id=request_id if request_id is not None else current_request_id.get(),
         created_at=now,
         updated_at=now,
     )

@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from internet10 import metrics
 from internet10.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ValidationFailed
 from internet10.models import (
     Chapter,
@@ -187,6 +188,7 @@ async def register(
             "This e-mail address is already registered; its personal link has been e-mailed "
             "to it again."
         ) from None
+    metrics.after_commit(db, metrics.REGISTRATIONS.labels(status=status.value).inc)
     token = await issue_link(db, registration.id, now=now)
     await _notify(db, registration, status.value, now=now)
     await reminders.schedule(db, registration, event, now=now)
