@@ -17,8 +17,7 @@ from redis.asyncio import Redis
 from werkzeug.exceptions import HTTPException, NotFound
 
 from internet10 import __doc__ as about
-from internet10 import access
-from internet10 import assets, compression
+from internet10 import access, assets, compression
 from internet10.api import attendance as api_attendance
 from internet10.api import events as api_events
 from internet10.api import health
