@@ -1,4 +1,4 @@
-"""The ``internet10`` command: demo, serve, worker, db upgrade, users create."""
+"""The ``internet10`` command: demo, serve, worker, db upgrade, users create, google authorize."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from hypercorn.run import run as hypercorn_run
 from pydantic import AnyHttpUrl
 from redis.asyncio import Redis
 
+from integrations.google import GoogleError
 from integrations.zoom.standin import ZoomStandIn
 from internet10 import logs, metrics, migrate
 from internet10.app import create_app
@@ -234,6 +235,57 @@ def cmd_users_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_google_authorize(_args: argparse.Namespace) -> int:
+    """YouTube's consent (its API refuses service accounts): print the consent address, read
+    back what the browser shows, store the refresh token in INTERNET10_YOUTUBE_TOKEN_FILE."""
+    from integrations.google import consent
+
+    # this command signs nothing: it needs no INTERNET10_SECRET_KEY of its own
+    unsigned = {} if os.environ.get("INTERNET10_SECRET_KEY") else {"secret_key": "-" * 32}
+    settings = load_settings(os.environ, **unsigned)
+    client_file, token_file = settings.youtube_client_secrets, settings.youtube_token_file
+    if not client_file:
+        print(
+            "internet10: INTERNET10_YOUTUBE_CLIENT_SECRETS is missing; set it to the JSON of an "
+            'OAuth client of type "Desktop app" (Google Cloud console)',
+            file=sys.stderr,
+        )
+        return 2
+    if not token_file:
+        print(
+            "internet10: INTERNET10_YOUTUBE_TOKEN_FILE is missing; set it to where the YouTube "
+            "token goes (the file is written readable by its owner only)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        client = consent.load_client_secrets(
+            client_file,
+            auth_uri=str(settings.google_auth_uri) if settings.google_auth_uri else None,
+            token_uri=str(settings.google_token_uri) if settings.google_token_uri else None,
+        )
+        attempt = consent.begin_consent(client)
+    except GoogleError as exc:
+        print(f"internet10: {exc.message}", file=sys.stderr)
+        return 2
+    print("1. Open this address in a browser, signed in as the owner of the YouTube channel:")
+    print(f"\n{attempt.url}\n")
+    print(
+        f"2. Allow access. Google then sends the browser to {client.redirect_uri}, which will "
+        "not load (nothing listens there): that is expected. The code is in the address bar."
+    )
+    print("3. Copy the whole address from the address bar (or only the code) and paste it here:")
+    sys.stdout.flush()
+    pasted = sys.stdin.readline()
+    try:
+        consent.finish_consent(attempt, pasted, token_file)
+    except GoogleError as exc:
+        print(f"internet10: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"YouTube is authorised: the token is in {token_file} (mode 0600).")
+    return 0
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     """Pure computation: no settings, no database. Every error is one line and exit code 2."""
     import json
@@ -308,6 +360,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--event", type=int, help="event id (moderators, hub coordinators)")
     create.add_argument("--name")
     create.set_defaults(func=cmd_users_create)
+
+    google = sub.add_parser("google", help="Google Calendar and YouTube Live")
+    google_sub = google.add_subparsers(dest="google_command", required=True)
+    authorize = google_sub.add_parser(
+        "authorize",
+        help="let Internet10 stream on a YouTube channel: prints a consent address, reads the "
+        "address (or code) the browser lands on, writes INTERNET10_YOUTUBE_TOKEN_FILE (0600)",
+    )
+    authorize.set_defaults(func=cmd_google_authorize)
 
     plan = sub.add_parser(
         "plan",
