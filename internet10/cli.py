@@ -13,6 +13,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
@@ -21,6 +22,7 @@ from pydantic import AnyHttpUrl
 from redis.asyncio import Redis
 
 from integrations.google import GoogleError
+from integrations.google.standin import GoogleStandIn
 from integrations.zoom.standin import ZoomStandIn
 from internet10 import logs, metrics, migrate
 from internet10.app import create_app
@@ -34,6 +36,8 @@ from internet10.settings import Settings, SettingsError, load_settings
 from internet10.state import Dependencies, build_mailer, utcnow
 
 DEMO_DATABASE = "sqlite+aiosqlite:///var/demo.sqlite3"
+DEMO_GOOGLE_FILES = Path("var") / "google-standin"  # throwaway credentials, for the stand-in
+DEMO_CALENDAR_ID = "internet10-demo@group.calendar.google.com"
 
 
 def _progress(message: str) -> None:
@@ -72,24 +76,67 @@ async def _start_zoom_standin(settings: Settings) -> tuple[ZoomStandIn, Settings
     return standin, settings
 
 
+async def _start_google_standin(settings: Settings) -> tuple[GoogleStandIn, Settings]:
+    """The demo without Google credentials: a local Google stand-in with a calendar, and
+    throwaway credential files for it (a service-account key, a YouTube token, an OAuth
+    client for ``internet10 google authorize``) under var/."""
+    standin = GoogleStandIn()
+    await standin.start()
+    standin.add_calendar(DEMO_CALENDAR_ID)
+    DEMO_GOOGLE_FILES.mkdir(parents=True, exist_ok=True)
+    key = standin.write_service_account_file(DEMO_GOOGLE_FILES / "service-account.json")
+    token = standin.write_user_token_file(DEMO_GOOGLE_FILES / "youtube-token.json")
+    client = standin.write_client_secrets(DEMO_GOOGLE_FILES / "client-secret.json")
+    settings = settings.model_copy(
+        update={
+            "google_credentials": str(key),
+            "google_calendar_id": DEMO_CALENDAR_ID,
+            "youtube_token_file": str(token),
+            "youtube_client_secrets": str(client),
+            "google_calendar_api_url": AnyHttpUrl(standin.calendar_endpoint),
+            "youtube_api_url": AnyHttpUrl(standin.youtube_endpoint),
+            "google_token_uri": AnyHttpUrl(standin.token_uri),
+            "google_auth_uri": AnyHttpUrl(standin.auth_uri),
+            "youtube_watch_url": AnyHttpUrl(standin.watch_url),
+        }
+    )
+    _progress(
+        f"Google stand-in on {standin.base_url} (no INTERNET10_GOOGLE_CREDENTIALS or "
+        "INTERNET10_YOUTUBE_TOKEN_FILE set)"
+    )
+    return standin, settings
+
+
 async def _serve(
-    settings: Settings, bind: str, *, with_worker: bool, zoom_standin: bool = False
+    settings: Settings,
+    bind: str,
+    *,
+    with_worker: bool,
+    zoom_standin: bool = False,
+    google_standin: bool = False,
 ) -> None:
     """One process serving the app; in the demo's shape, with an in-process job worker too
-    (and, without Zoom credentials, the local Zoom stand-in).
+    (and, without Zoom or Google credentials, the local Zoom and Google stand-ins).
 
     SIGINT and SIGTERM stop it gracefully: Hypercorn stops accepting and finishes requests,
     and the worker gives back the jobs it holds.
     """
-    standin = None
+    standin = google = None
     if zoom_standin:
         standin, settings = await _start_zoom_standin(settings)
+    if google_standin:
+        google, settings = await _start_google_standin(settings)
     database = Database(settings)
     if standin is not None:
         from internet10 import demo
 
         queued = await demo.fresh_meetings(database, now=utcnow())
         _progress(f"{queued} meetings queued on the stand-in")
+    if google is not None:
+        from internet10 import demo
+
+        queued = await demo.fresh_google(database, now=utcnow())
+        _progress(f"{queued} events queued for the Google stand-in's calendar and YouTube")
     app = create_app(settings, dependencies=Dependencies(database=database))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -110,6 +157,8 @@ async def _serve(
         await database.dispose()
         if standin is not None:
             await standin.stop()
+        if google is not None:
+            await google.stop()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -144,8 +193,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     asyncio.run(prepare())
     if args.no_serve:
         return 0
+    no_google = not (settings.google_calendar_configured or settings.youtube_configured)
     asyncio.run(
-        _serve(settings, args.bind, with_worker=True, zoom_standin=not settings.zoom_configured)
+        _serve(
+            settings,
+            args.bind,
+            with_worker=True,
+            zoom_standin=not settings.zoom_configured,
+            google_standin=no_google,
+        )
     )
     return 0
 

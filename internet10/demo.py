@@ -13,12 +13,13 @@ from internet10.models import (
     Event,
     EventKind,
     EventStatus,
+    GoogleObject,
     Job,
     Registration,
     Role,
     User,
 )
-from internet10.services import auth, meetings
+from internet10.services import auth, google_calendar, livestreams, meetings
 from internet10.services import events as events_service
 
 # Ten chapters, ten different UTC offsets (in December): half-hour and 45-minute ones included.
@@ -127,6 +128,7 @@ async def seed(database: Database, *, now: dt.datetime) -> bool:
         )
         for event in (i10, igf, ietf):
             event.status = EventStatus.PUBLISHED.value
+        i10.overflow_livestream = True  # 300 places: more than a Zoom Pro host holds
         await db.flush()
         await auth.create_user(
             db,
@@ -184,6 +186,29 @@ async def fresh_meetings(database: Database, *, now: dt.datetime) -> int:
                 )
             )
             await meetings.request_sync(db, event, now=now)
+    return len(rows)
+
+
+async def fresh_google(database: Database, *, now: dt.datetime) -> int:
+    """The demo's Google stand-in starts empty each run: forget what the previous run published
+    and queue the calendar and the YouTube broadcasts again for every published or live
+    event. Returns how many events were queued."""
+    async with database.write() as db:
+        await db.execute(delete(GoogleObject))
+        rows = (
+            await db.scalars(
+                select(Event).where(
+                    Event.status.in_((EventStatus.PUBLISHED.value, EventStatus.LIVE.value))
+                )
+            )
+        ).all()
+        for event in rows:
+            for job in (google_calendar.JOB, livestreams.JOB):
+                await db.execute(
+                    delete(Job).where(Job.dedupe_key == f"{job}:{event.id}:{event.sequence}")
+                )
+            await google_calendar.request_sync(db, event, now=now)
+            await livestreams.request_sync(db, event, now=now)
     return len(rows)
 
 
