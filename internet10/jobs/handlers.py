@@ -24,6 +24,7 @@ from internet10.services import (
     attendance,
     attendance_figures,
     attendee_mail,
+    auth,
     calendar,
     google_sync,
     meetings,
@@ -154,6 +155,30 @@ def build_handlers(
             return
         await deliver(letter)
 
+    async def password_reset(payload: dict[str, Any]) -> None:
+        language = str(payload.get("language", "fr"))
+        async with database.write() as db:  # write: the link is issued here, never in a payload
+            link = await auth.issue_reset_link(db, int(payload["user_id"]), now=clock())
+        if link is None:
+            log.info("no password reset mail for user %s: gone or disabled", payload["user_id"])
+            return
+        subject, text = render_mail(
+            "password_reset.txt",
+            language,
+            name=link.name,
+            url=f"{base_url}/login/reset/{link.token}",
+            minutes=int(auth.RESET_LINK_TTL.total_seconds() // 60),
+        )
+        await send(
+            OutgoingMail(
+                to=link.email,
+                subject=subject,
+                text=text,
+                language=language,
+                key=f"password-reset-{link.token_id}",
+            )
+        )
+
     async def zoom_webhook(payload: dict[str, Any]) -> None:
         async with database.write() as db:
             now = clock()
@@ -198,6 +223,7 @@ def build_handlers(
         "mail.send": send_mail,
         "registration.mail": registration_mail,
         "registration.reminder": registration_reminder,
+        auth.RESET_JOB: password_reset,
         attendance.JOB_KIND: zoom_webhook,
         **google_handlers(
             settings,

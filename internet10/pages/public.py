@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, render_template, url_for
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from quart import Blueprint, render_template, request, url_for
 from sqlalchemy import select
 
 from internet10.models import Chapter, EventKind, EventStatus
@@ -13,6 +15,20 @@ from internet10.services import livestreams, running
 from internet10.web import current_principal, state, viewer_zone
 
 blueprint = Blueprint("public", __name__)
+
+
+@blueprint.app_template_global()
+def language_url(code: str) -> str:
+    """This page in language ``code``: the same address and query with ``lang`` set. After a
+    form was sent, the page it was sent from (the form's own address may answer POST only)."""
+    path, query = request.path, request.query_string.decode("latin-1")
+    if request.method not in ("GET", "HEAD"):
+        sent_from = urlsplit(request.referrer or "")
+        same_site = sent_from.netloc in ("", request.host)
+        path = sent_from.path if same_site and sent_from.path else url_for("public.home")
+        query = sent_from.query if same_site else ""
+    args = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "lang"]
+    return f"{path}?{urlencode([*args, ('lang', code)])}"
 
 
 @blueprint.get("/")

@@ -12,8 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from internet10.errors import Forbidden, NotAuthenticated, NotFound, ValidationFailed
 from internet10.models import ApiToken, Chapter, Event, Role, RoleGrant, User
 from internet10.security import hash_password, hash_token, new_token, verify_password
+from internet10.services import outbox
 
 LOGIN_LINK_TTL = dt.timedelta(hours=24)
+RESET_LINK_TTL = dt.timedelta(hours=1)
+RESET_JOB = "staff.password_reset"
+PASSWORD_MIN, PASSWORD_MAX = 12, 1024
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,104 @@ async def issue_token(
     )
     await db.flush()
     return token
+
+
+async def request_password_reset(
+    db: AsyncSession, email: str, *, language: str, now: dt.datetime
+) -> None:
+    """Queue a mail with a one-time reset link when ``email`` is an active staff member's; the
+    caller says the same thing either way (nobody learns who has an account). The link itself is
+    issued by the job (no token ever sits in a job's payload); asking again within the same
+    minute queues nothing more."""
+    email = normalise_email(email)
+    user = await db.scalar(select(User).where(User.email == email))
+    if user is None or not user.is_active:
+        return
+    await outbox.enqueue(
+        db,
+        RESET_JOB,
+        {"user_id": user.id, "language": language},
+        now=now,
+        dedupe_key=f"{RESET_JOB}:{user.id}:{now:%Y-%m-%dT%H:%M}",
+        max_attempts=5,
+    )
+
+
+@dataclass(frozen=True)
+class ResetLink:
+    email: str
+    name: str
+    token: str
+    token_id: int
+
+
+async def issue_reset_link(db: AsyncSession, user_id: int, *, now: dt.datetime) -> ResetLink | None:
+    """A fresh one-time password reset link (1 h) for an active user; None for anyone else."""
+    user = await db.get(User, user_id)
+    if user is None or not user.is_active:
+        return None
+    token = new_token()
+    row = ApiToken(
+        user_id=user.id,
+        token_hash=hash_token(token),
+        kind="reset",
+        label="password reset",
+        created_at=now,
+        expires_at=now + RESET_LINK_TTL,
+    )
+    db.add(row)
+    await db.flush()
+    return ResetLink(user.email, user.name, token, row.id)
+
+
+async def _live_reset_token(db: AsyncSession, token: str, *, now: dt.datetime) -> ApiToken:
+    row = await db.scalar(
+        select(ApiToken)
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.kind == "reset")
+        .with_for_update()
+    )
+    if (
+        row is None
+        or row.used_at is not None
+        or row.revoked_at is not None
+        or (row.expires_at is not None and row.expires_at <= now)
+    ):
+        raise NotAuthenticated("This password reset link is unknown, used or expired.")
+    return row
+
+
+async def check_reset_link(db: AsyncSession, token: str, *, now: dt.datetime) -> None:
+    """Raises :class:`NotAuthenticated` unless the link can still set a password."""
+    await _live_reset_token(db, token, now=now)
+
+
+async def reset_password(
+    db: AsyncSession, token: str, password: str, *, now: dt.datetime
+) -> Principal:
+    """Set a new password with a reset link: the link is used up, and so is every other reset
+    link of that account. Returns who is now signed in."""
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise ValidationFailed(
+            f"A password has {PASSWORD_MIN} to {PASSWORD_MAX} characters.", field="password"
+        )
+    row = await _live_reset_token(db, token, now=now)
+    user = await db.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("This account is disabled.")
+    user.password_hash = hash_password(password)
+    row.used_at = now
+    others = await db.scalars(
+        select(ApiToken).where(
+            ApiToken.user_id == user.id,
+            ApiToken.kind == "reset",
+            ApiToken.used_at.is_(None),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.id != row.id,
+        )
+    )
+    for other in others:
+        other.revoked_at = now
+    return _principal(user)
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,8 @@ async def seed(database: Database, *, now: dt.datetime) -> Catalogue:
             now=now,
         )
         login_link = await auth.issue_token(db, user.id, kind="login", now=now)
+        reset = await auth.issue_reset_link(db, user.id, now=now)
+        assert reset is not None
     token = aicha.access_token
     pages = {
         "public.home": "/",
@@ -163,6 +165,8 @@ async def seed(database: Database, *, now: dt.datetime) -> Catalogue:
         "qa.projector": f"/events/{i10.id}/qa/projector",
         "staff.login_form": "/login",
         "staff.login_link": f"/login/link/{login_link}",
+        "staff.reset_form": "/login/reset",
+        "staff.reset_link": f"/login/reset/{reset.token}",
         "staff.home": "/staff",
         "booking.event_page": f"/delegate/events/{i10.id}",
         "moderation.console": f"/moderator/events/{i10.id}",
