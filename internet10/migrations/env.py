@@ -14,6 +14,13 @@ config = context.config
 target_metadata = Base.metadata
 
 
+# Any fixed number: hosts that run ``internet10 db upgrade`` at once take turns on it.
+UPGRADE_LOCK = 0x1E10_0DB0
+# The old version keeps serving during an upgrade: a statement waiting this long for a table
+# lock gives up (the upgrade fails, to be run again) rather than queue every request behind it.
+LOCK_TIMEOUT = "5s"
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -22,6 +29,10 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Before Alembic reads the current revision: the second upgrader finds it applied.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPGRADE_LOCK})")
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         context.run_migrations()
 
 
