@@ -41,6 +41,7 @@ async def home() -> str:
         "public/home.html",
         internet10=[e for e in rows if e.kind == EventKind.INTERNET10.value],
         hubs=[e for e in rows if e.kind == EventKind.HUB.value],
+        done=request.args.get("done"),
     )
 
 

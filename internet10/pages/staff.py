@@ -110,7 +110,7 @@ async def reset_password(token: str) -> str | WerkzeugResponse | tuple[str, int]
 @blueprint.post("/logout")
 async def logout() -> WerkzeugResponse:
     logout_user()
-    return redirect(url_for("public.home"))
+    return redirect(url_for("public.home", done="signed-out"))
 
 
 @blueprint.get("/staff")

@@ -25,6 +25,8 @@ from tests.pages.test_pages import csrf_from
 pytestmark = pytest.mark.integration
 
 LANGUAGES = ("fr", "en")
+# The projector is a screen in a hub's room: no navigation, only its language switch.
+WITHOUT_NAVIGATION = frozenset({"qa.projector"})
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,10 @@ async def test_every_page_renders_in_each_language_with_switch_and_navigation(
             problems.append(f"{endpoint}: no <html lang={lang!r}>")
         if not re.search(rf'<a href="[^"]*lang={other}"[^>]* hreflang="{other}"', html):
             problems.append(f"{endpoint}: no link to the {other} page")
+        if endpoint not in WITHOUT_NAVIGATION and not all(
+            f'href="{target}"' in html for target in ("/", "/hubs", "/staff")
+        ):
+            problems.append(f"{endpoint}: not the site's navigation")
     assert problems == []
 
 

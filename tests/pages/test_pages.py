@@ -158,7 +158,11 @@ async def test_logout_needs_csrf_and_signs_out(https: HTTPSClient, organiser: St
         },
     )
     assert (await https.post("/logout")).status_code == 400
-    assert (await https.post("/logout", form={"csrf_token": token})).status_code == 302
+    out = await https.post("/logout", form={"csrf_token": token})
+    assert out.status_code == 302
+    assert out.headers["Location"] == "/?done=signed-out"
+    home = await (await https.get("/?done=signed-out&lang=en")).get_data(as_text=True)
+    assert '<p class="notice" role="status" data-done="signed-out">You are signed out.</p>' in home
     assert (await https.get("/staff")).status_code == 302
 
 
