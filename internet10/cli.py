@@ -20,6 +20,8 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.run import run as hypercorn_run
 from pydantic import AnyHttpUrl
 from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from integrations.google import GoogleError
 from integrations.google.standin import GoogleStandIn
@@ -264,6 +266,28 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_check(_args: argparse.Namespace) -> int:
+    """Exit 0 when the database answers (a worker's health check); print its schema revision."""
+    settings = load_settings(os.environ)
+
+    async def run() -> str | None:
+        database = Database(settings)
+        try:
+            async with database.read() as db:
+                found = await db.scalar(text("SELECT version_num FROM alembic_version"))
+                return None if found is None else str(found)
+        finally:
+            await database.dispose()
+
+    try:
+        revision = asyncio.run(asyncio.wait_for(run(), settings.database_timeout_seconds))
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        print(f"internet10: the database does not answer: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    print(f"database answers; schema revision {revision or 'none'}")
+    return 0
+
+
 def cmd_users_create(args: argparse.Namespace) -> int:
     settings = load_settings(os.environ)
 
@@ -402,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = db_sub.add_parser("upgrade", help="apply migrations")
     upgrade.add_argument("revision", nargs="?", default="head")
     upgrade.set_defaults(func=cmd_db_upgrade)
+    check = db_sub.add_parser("check", help="exit 0 when the database answers")
+    check.set_defaults(func=cmd_db_check)
 
     users = sub.add_parser("users", help="staff accounts")
     users_sub = users.add_subparsers(dest="users_command", required=True)
