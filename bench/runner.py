@@ -224,7 +224,10 @@ async def run(options: Options) -> Outcome:
 
         for backend_name in backends:
             workloads = [
-                w for w in options.workloads if backend_name == "sqlite" or w.uses_database
+                w
+                for w in options.workloads
+                if (backend_name == "sqlite" or w.uses_database)
+                and backend_name in getattr(w, "backends", (backend_name,))  # e.g. PostgreSQL only
             ]
             backend = await _backend_for(backend_name, options, tmp)
             stack.push_async_callback(drop_backend, backend)
