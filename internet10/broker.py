@@ -33,7 +33,7 @@ import logging
 import random
 import signal
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from types import FrameType
 from typing import Any
 
@@ -307,7 +307,7 @@ class Broker:
 
     def stream(
         self, event_id: int, after_id: int | None, subscriber: Subscriber | None = None
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The SSE body for one client: its backlog after ``after_id`` (``None``: from now on),
         then live frames, heartbeats, and a reconnection hint when the server stops. It ends
         when ``subscriber`` is stopped (:meth:`Subscriber.stop`, e.g. the client went away).
@@ -317,7 +317,7 @@ class Broker:
 
     async def _frames(
         self, event_id: int, after_id: int | None, subscriber: Subscriber
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         if self.closing:
             yield retry_frame(random.randint(*SHUTDOWN_RETRY_MS))  # noqa: S311 - spreading load, not a secret
             return
@@ -357,14 +357,16 @@ class Broker:
         watches ``receive`` for the client's disconnection."""
         subscriber = Subscriber()
         watcher = asyncio.get_running_loop().create_task(_watch(receive, subscriber))
+        frames = self.stream(event_id, after_id, subscriber)
         try:
             await send(start)
-            async for chunk in self.stream(event_id, after_id, subscriber):
+            async for chunk in frames:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             if subscriber.state != GONE:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             watcher.cancel()
+            await frames.aclose()  # leaves the channel now, even if a send failed
 
     async def _backlog(self, event_id: int, after_id: int | None) -> tuple[bytes, int]:
         """(frames after ``after_id``, the last id they reach). A client further behind than
@@ -472,7 +474,11 @@ class RedisRelay:
             await asyncio.sleep(delay * (1 + random.random() / 2))  # noqa: S311 - jitter
             delay = min(delay * 2, BACKOFF_S[1])
 
-    def _deliver(self, channel: bytes, message: bytes) -> None:
+    def _deliver(self, channel: bytes | str, message: bytes | str) -> None:
+        if isinstance(channel, str):  # a client made with decode_responses=True
+            channel = channel.encode()
+        if isinstance(message, str):
+            message = message.encode()
         try:
             event_id = int(channel[len(CHANNEL_PREFIX) :])
             header, data = message.split(b"\n", 1)
@@ -498,7 +504,8 @@ def end_streams_on_signals(broker: Broker) -> Callable[[], None]:
     previous: dict[int, Callable[[int, FrameType | None], Any]] = {}
 
     def on_signal(signum: int, frame_: FrameType | None) -> None:
-        loop.call_soon_threadsafe(broker.begin_shutdown)
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nothing left to end
+            loop.call_soon_threadsafe(broker.begin_shutdown)
         previous[signum](signum, frame_)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
