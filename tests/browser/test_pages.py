@@ -110,3 +110,29 @@ async def test_every_page_within_the_budget_from_here_only_and_axe_clean(
     for endpoint, found in inaccessible.items():
         print(endpoint, found)
     assert inaccessible == {}
+
+
+async def test_keyboard_reaches_the_content_first_with_a_visible_focus(
+    site: tuple[str, Catalogue], browser: Any
+) -> None:
+    base, catalogue = site
+    context = await browser.new_context(viewport=DESKTOP)
+    page = await context.new_page()
+    await page.goto(f"{base}{catalogue.pages['public.event_page']}?lang=en")
+    await page.keyboard.press("Tab")
+    skip = page.locator("a.skip")
+    assert await skip.evaluate("e => e === document.activeElement")
+    assert await skip.inner_text() == "Skip to content"
+    box = await skip.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["y"] >= 0  # shown on screen once focused
+    outline = await skip.evaluate(
+        "e => [getComputedStyle(e).outlineStyle, getComputedStyle(e).outlineWidth]"
+    )
+    assert outline == ["solid", "3px"]
+    await page.keyboard.press("Enter")
+    await page.keyboard.press("Tab")
+    inside = await page.evaluate("document.activeElement.closest('main') !== null")
+    assert inside, "after the skip link, the next stop is in the page's content"
+    await context.close()

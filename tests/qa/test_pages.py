@@ -225,7 +225,8 @@ async def test_projector_view_is_large_text_without_controls(
         "Une grande question ?</blockquote>" in html
     )
     assert "<form" not in html
-    assert "<nav" not in html
+    assert html.count("<nav") == 1  # the language switch, in the footer, and nothing else
+    assert '<footer><nav aria-label="Langue" class="lang">' in html
     assert "<button" not in html
 
 
