@@ -2,11 +2,13 @@
 PostgreSQL, one Redis (a private one: other sessions' frames on the shared one would name their
 events). Registrations spread over both stay exact; a question approved through one reaches the
 other's live subscribers; a process killed with SIGKILL in a burst loses no acknowledged
-registration; idempotency keys hold across processes."""
+registration; idempotency keys hold across processes; a webhook redelivered to either process
+is stored once."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,15 +16,16 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from internet10.db import Database
-from internet10.models import Registration
+from internet10.models import Job, Registration, WebhookDelivery
 from tests.api.test_events import I10
 from tests.conftest import Staff
 from tests.live.processes import PrivateRedis
 from tests.live.sse import open_stream
 from tests.scaleout.procs import postgres_only, serving
+from tests.webhooks.test_zoom_webhooks import WEBHOOK_SECRET, encode, envelope, signed
 
 pytestmark = pytest.mark.e2e
 
@@ -238,3 +241,37 @@ async def test_a_process_killed_in_a_burst_loses_no_acknowledged_registration(
     counts = Counter(status for _, status in stored.values())
     assert counts["confirmed"] == min(seats, len(stored))
     assert counts["confirmed"] + counts["waitlisted"] == len(stored)
+
+
+async def test_a_webhook_redelivered_to_either_process_is_stored_and_processed_once(
+    env: dict[str, str], database: Database, tmp_path: Path
+) -> None:
+    joined = envelope(
+        "meeting.participant_joined",
+        participant={
+            "user_id": "16778240",
+            "user_name": "Aïcha Zinsou",
+            "participant_uuid": "p-aicha",
+            "join_time": "2026-11-28T09:01:00Z",
+        },
+    )
+    body = encode(joined)
+    env = env | {"INTERNET10_ZOOM_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    async with (
+        serving("a", tmp_path, env) as a,
+        serving("b", tmp_path, env) as b,
+        _http() as http,
+    ):
+        headers = signed(body, dt.datetime.now(dt.UTC))
+
+        async def deliver(i: int) -> int:
+            base = (a, b)[i % 2].base
+            async with http.post(f"{base}/webhooks/zoom", data=body, headers=headers) as response:
+                return response.status
+
+        statuses = await asyncio.gather(*(deliver(i) for i in range(10)))
+    assert statuses == [200] * 10  # Zoom is told yes each time, or it retries
+    async with database.read() as db:
+        stored = await db.scalar(select(func.count()).select_from(WebhookDelivery))
+        jobs = await db.scalar(select(func.count()).where(Job.kind == "zoom.webhook"))
+    assert (stored, jobs) == (1, 1)
