@@ -3,6 +3,7 @@
 // cancelable "live" event (detail: kind, id, data); unless cancelled, a region with an id (or
 // <body>) is fetched again from this page's address and swapped in, spread and at most every
 // few seconds. data-live-refresh="kind ..." and data-qa-slot="N" narrow what refreshes it.
+// #live-status says when the stream is lost and back (then every region is fetched again).
 (function () {
   "use strict";
   var regions = [].slice.call(document.querySelectorAll("[data-live-url]"));
@@ -12,6 +13,12 @@
   var url = regions[0].getAttribute("data-live-url");
   var extra = (regions[0].getAttribute("data-live-kinds") || "").split(/\s+/);
   var stale = [], timer = null, busy = false, last = 0, lastId = "", retry = 3000, source;
+  var status = document.getElementById("live-status"), lost = false, hide;
+
+  function say(what) {
+    clearTimeout(hide);
+    if (status) status.hidden = !(status.textContent = status.getAttribute(what) || "");
+  }
 
   function wants(region, kind, data) {
     var only = region.getAttribute("data-live-refresh");
@@ -69,8 +76,17 @@
     source = new EventSource(from);
     KINDS.concat(extra).forEach(function (kind) { if (kind) source.addEventListener(kind, receive); });
     source.addEventListener("reload", function () { location.reload(); });
-    source.onopen = function () { retry = 3000; };
+    source.onopen = function () {
+      retry = 3000;
+      if (!lost) return;
+      lost = false;
+      say("data-back");
+      hide = setTimeout(say, 5000);
+      regions.forEach(schedule);
+    };
     source.onerror = function () {
+      if (!lost) say("data-lost");
+      lost = true;
       if (source.readyState !== 2) return; // CONNECTING: the browser retries by itself
       setTimeout(open, retry + Math.random() * retry);
       retry = Math.min(retry * 2, 60000);

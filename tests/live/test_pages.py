@@ -49,6 +49,6 @@ async def test_the_script_is_small_and_says_nothing_itself(client: Client) -> No
     response = await client.get("/static/live.js")
     assert response.status_code == 200
     script = await response.get_data(as_text=True)
-    assert len(script.encode()) < 4608  # 4.5 KiB, about 1.7 KiB gzipped
+    assert len(script.encode()) < 5120  # 5 KiB, under 2 KiB gzipped
     assert "new EventSource(from)" in script
     assert 'addEventListener("reload"' in script
