@@ -37,6 +37,7 @@ with_services = \
 	. $(SERVICES_DIR)/env;
 
 .PHONY: help venv install system-libs browser-deps translations lint typecheck imports test demo bench \
+	screenshots \
 	services-up services-down clean
 
 help:
@@ -115,6 +116,14 @@ test: install browser-deps lint typecheck imports
 	echo "==> services: stop"; \
 	if [ -n "$$failed" ]; then echo "==> FAILED: pytest on$$failed"; exit 1; fi; \
 	echo "==> all checks passed"
+
+# The README's screenshots (docs/screenshots/), taken by the browser tests when asked; `make test`
+# never writes them, so it leaves the tree as it found it.
+screenshots: install browser-deps
+	@echo "==> screenshots: docs/screenshots/ from the browser tests"
+	INTERNET10_SCREENSHOTS=1 INTERNET10_TEST_DATABASE=sqlite \
+		INTERNET10_TEST_AXE="$(CURDIR)/$(BROWSER_DIR)/node_modules/axe-core/axe.min.js" \
+		$(VENV)/bin/pytest -q -m browser tests/browser/test_pages.py tests/browser/test_journey.py
 
 # ---------------------------------------------------------------- run
 

@@ -35,6 +35,9 @@ LAUNCH_ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}  # a common phone's CSS pixels
+# `make screenshots` sets this: the browser tests then save screenshots for the README.
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+SHOOT = os.environ.get("INTERNET10_SCREENSHOTS", "") == "1"
 # What axe reports that the issue counts: WCAG 2.x A and AA, and best practices.
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 
@@ -68,6 +71,13 @@ async def browser() -> AsyncIterator[Any]:
             yield chromium
         finally:
             await chromium.close()
+
+
+async def shoot(page: Any, name: str) -> None:
+    """docs/screenshots/NAME.png of what the page shows, when asked for (``make screenshots``)."""
+    if SHOOT:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 async def axe_violations(page: Any, axe_source: str) -> list[dict[str, Any]]:

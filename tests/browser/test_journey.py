@@ -5,14 +5,13 @@ the moderator approves it, the presenter view shows it without a reload, and the
 attendance dashboard counts one attendee. Then the same pages with JavaScript off (forms only),
 and the live stream cut and resumed.
 
-With INTERNET10_SCREENSHOTS=1 the tests also write docs/screenshots/ (desktop and phone)."""
+``make screenshots`` has them save docs/screenshots/ (desktop and phone) on the way."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import datetime as dt
-import os
 import re
 import time
 from collections.abc import AsyncIterator
@@ -36,7 +35,7 @@ from internet10.services import auth
 from internet10.services.events import event_slots
 from internet10.settings import Settings
 from internet10.state import AppState, Dependencies, utcnow
-from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.conftest import DESKTOP, PHONE, shoot
 from tests.conftest import Staff, make_staff
 from tests.live.helpers import drive, new_event, slot_ids
 from tests.serving import served
@@ -48,16 +47,7 @@ PASSWORD = "journey staff password"
 ORGANISER = "organiser@demo.internet10.test"
 DELEGATE = "delegate.bj@demo.internet10.test"
 MODERATOR = "moderator@demo.internet10.test"
-SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "docs" / "screenshots"
-SHOOT = os.environ.get("INTERNET10_SCREENSHOTS", "") == "1"
 QUESTION = "Comment financer un réseau communautaire dans un village sans électricité ?"
-
-
-async def shoot(page: Any, name: str) -> None:
-    """A screenshot for the README, only when asked for (``make screenshots``)."""
-    if SHOOT:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 async def sign_in(browser: Any, base: str, email: str, password: str) -> Any:

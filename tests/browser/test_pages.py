@@ -14,7 +14,7 @@ import pytest
 
 from internet10.db import Database
 from internet10.settings import Settings
-from tests.browser.conftest import DESKTOP, axe_violations
+from tests.browser.conftest import DESKTOP, PHONE, axe_violations, shoot
 from tests.pages.catalogue import ORGANISER, PASSWORD, Catalogue, seed
 from tests.pages.test_every_page import demo_app
 from tests.serving import served
@@ -24,6 +24,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 FIRST_VISIT_BUDGET = 50 * 1024  # bytes on the wire: HTML, CSS, JS, images, compressed as served
 REPEAT_VISIT_BUDGET = 15 * 1024  # the same page again, its static files cached
 LANGUAGES = ("fr", "en")
+# What `make screenshots` keeps of this walk (the journey's tests take the others).
+DESKTOP_SHOTS = {
+    "public.home": "home",
+    "public.event_page": "event",
+    "organiser.dashboard": "organiser-dashboard",
+    "qa.projector": "projector",
+}
+PHONE_SHOTS = {"public.home": "home-phone", "public.event_page": "event-phone"}
 
 
 async def sign_in(page: Any, base: str, email: str = ORGANISER, password: str = PASSWORD) -> None:
@@ -98,7 +106,16 @@ async def test_every_page_within_the_budget_from_here_only_and_axe_clean(
                 found = await axe_violations(page, axe_source)
                 if found:
                     inaccessible[endpoint] = found
+                if endpoint in DESKTOP_SHOTS:
+                    await shoot(page, DESKTOP_SHOTS[endpoint])
         await context.close()
+    phone = await browser.new_context(viewport=PHONE, locale="fr-FR", is_mobile=True)
+    page = await phone.new_page()
+    for endpoint, name in PHONE_SHOTS.items():
+        await page.goto(f"{base}{catalogue.pages[endpoint]}")
+        assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth + 1")
+        await shoot(page, name)
+    await phone.close()
     table = "\n".join(
         f"{v.first:>7} {v.repeat:>7}  {v.lang} {v.endpoint}"
         for v in sorted(visits, key=lambda v: -v.first)
