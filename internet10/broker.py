@@ -123,6 +123,7 @@ class Channel:
         self.event_id = event_id
         self.subscribers: set[Subscriber] = set()
         self.head: int | None = None  # the last id fanned out; None until read from the database
+        self.first_head = 0  # the head read from the database when the channel was made
         self.ready = asyncio.Event()
         self.held: list[tuple[int, int, bytes]] = []  # (previous id, id, frame)
         self.repairing = False
@@ -225,13 +226,15 @@ class Broker:
 
     # --- channels ---------------------------------------------------------------------------
 
-    def _join(self, event_id: int, subscriber: Subscriber) -> Channel:
+    def _join(self, event_id: int, subscriber: Subscriber) -> tuple[Channel, int | None]:
+        """The channel, and its head as the subscriber joins (``None``: not read yet; then
+        ``first_head`` once it is ready): the subscriber gets every frame after it."""
         channel = self.channels.get(event_id)
         if channel is None:
             channel = self.channels[event_id] = Channel(event_id)
             self._repair(channel)  # learns the head
         channel.subscribers.add(subscriber)
-        return channel
+        return channel, channel.head
 
     def _leave(self, channel: Channel, subscriber: Subscriber) -> None:
         channel.subscribers.discard(subscriber)
@@ -280,7 +283,7 @@ class Broker:
     async def _rows_after(self, channel: Channel) -> list[LiveEvent]:
         async with self.database.read() as db:
             if channel.head is None:
-                channel.head = await live.head(db, channel.event_id)
+                channel.head = channel.first_head = await live.head(db, channel.event_id)
                 return []
             rows: list[LiveEvent] = []
             while True:
@@ -321,10 +324,13 @@ class Broker:
         if self.closing:
             yield retry_frame(random.randint(*SHUTDOWN_RETRY_MS))  # noqa: S311 - spreading load, not a secret
             return
-        channel = self._join(event_id, subscriber)
+        channel, joined_at = self._join(event_id, subscriber)
         try:
             await channel.ready.wait()
-            backlog, last = await self._backlog(event_id, after_id)
+            if after_id is None:  # from now: every frame after the head as it joined
+                backlog, last = b"", channel.first_head if joined_at is None else joined_at
+            else:
+                backlog, last = await self._backlog(event_id, after_id)
             yield PREAMBLE + backlog
             while True:
                 items = await subscriber.take()
@@ -352,14 +358,17 @@ class Broker:
         receive: Callable[[], Awaitable[dict[str, Any]]],
         send: Callable[[dict[str, Any]], Awaitable[None]],
     ) -> None:
-        """Send one stream over ASGI: ``start`` (the ``http.response.start`` message), then
-        :meth:`stream`'s chunks until the client goes away or the server stops. One task
-        watches ``receive`` for the client's disconnection."""
+        """Send one stream over ASGI: ``start`` (the ``http.response.start`` message) once the
+        stream is subscribed and its backlog read (so a client that sees the response open
+        misses nothing after that), then :meth:`stream`'s chunks until the client goes away or
+        the server stops. One task watches ``receive`` for the client's disconnection."""
         subscriber = Subscriber()
         watcher = asyncio.get_running_loop().create_task(_watch(receive, subscriber))
         frames = self.stream(event_id, after_id, subscriber)
         try:
+            first = await anext(frames)
             await send(start)
+            await send({"type": "http.response.body", "body": first, "more_body": True})
             async for chunk in frames:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             if subscriber.state != GONE:
@@ -368,12 +377,12 @@ class Broker:
             watcher.cancel()
             await frames.aclose()  # leaves the channel now, even if a send failed
 
-    async def _backlog(self, event_id: int, after_id: int | None) -> tuple[bytes, int]:
+    async def _backlog(self, event_id: int, after_id: int) -> tuple[bytes, int]:
         """(frames after ``after_id``, the last id they reach). A client further behind than
         ``live.MAX_BACKLOG`` events, or ahead of the database, is told to reload its page."""
         async with self.database.read() as db:
             head = await live.head(db, event_id)
-            if after_id is None or after_id == head:
+            if after_id == head:
                 return b"", head
             if after_id < head:
                 rows = await live.since(db, event_id, after_id, limit=live.MAX_BACKLOG + 1)
