@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import fanout, scaleout  # noqa: F401 - they register their workloads
+from bench import fanout, scaleout, scaleout_fanout  # noqa: F401 - they register their workloads
 from bench.report import extras, machine, table, to_json, write_json
 from bench.runner import Options, Outcome, run
 from bench.servers import BenchError
