@@ -240,7 +240,9 @@ def cmd_worker(_args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        redis = None
+        if settings.redis_url:  # Zoom's shared pace; a Redis that hangs must not hold the jobs
+            redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
         worker = Worker(
             database=database,
             handlers=build_handlers(settings, database, build_mailer(settings), redis=redis),
