@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from internet10.jobs.gate import ProviderGate
-from internet10.jobs.pacing import RedisPacer
+from internet10.jobs.pacing import RETRY_SECONDS, RedisPacer
 from tests.live.processes import free_port
 
 pytestmark = pytest.mark.integration
@@ -77,3 +77,29 @@ async def test_with_redis_down_each_process_paces_itself() -> None:
         await dead.aclose()
     span = moments[-1] - moments[0]
     assert (CALLS - 1) / RATE * 0.9 <= span < (CALLS - 1) / RATE + 1.0
+
+
+async def test_after_a_failure_redis_is_tried_again_only_after_a_while(redis_url: str) -> None:
+    now = [100.0]
+    calls = 0
+
+    class Flaky(Redis):
+        async def eval(self, *args: object) -> object:  # type: ignore[override]
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise ConnectionError("down")
+            return await super().eval(*args)  # type: ignore[arg-type]
+
+    client = Flaky.from_url(redis_url)
+    try:
+        pacer = RedisPacer(client, f"test-{secrets.token_hex(4)}", RATE, monotonic=lambda: now[0])
+        assert await pacer.reserve() is None  # Redis failed: local pace
+        assert await pacer.reserve() is None  # not tried again yet
+        assert calls == 1
+        now[0] += RETRY_SECONDS
+        assert await pacer.reserve() == 0  # back on the shared schedule
+        assert calls == 2
+        await client.delete(pacer.key)
+    finally:
+        await client.aclose()
