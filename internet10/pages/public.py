@@ -19,9 +19,10 @@ blueprint = Blueprint("public", __name__)
 
 @blueprint.app_template_global()
 def language_url(code: str) -> str:
-    """This page in language ``code``: the same address and query with ``lang`` set. After a
-    form was sent, the page it was sent from (the form's own address may answer POST only)."""
-    path, query = request.path, request.query_string.decode("latin-1")
+    """This page in language ``code``: the same query with ``lang`` set, relative to the page's
+    own address (which is never echoed: a link's token stays out of the page). After a form was
+    sent, the page it was sent from (the form's own address may answer POST only)."""
+    path, query = "", request.query_string.decode("latin-1")
     if request.method not in ("GET", "HEAD"):
         sent_from = urlsplit(request.referrer or "")
         same_site = sent_from.netloc in ("", request.host)

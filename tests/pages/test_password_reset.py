@@ -137,6 +137,15 @@ async def test_an_unknown_address_gets_the_same_answer_and_no_mail(
             "/login/reset", form={"email": "not an address", "csrf_token": token}
         )
         assert bad.status_code == 422
+        # the page answering a form links to the other language of the page the form was on
+        assert '<a href="/?lang=en" hreflang="en"' in await bad.get_data(as_text=True)
+        again = await https.post(
+            "/login/reset?lang=fr",
+            form={"email": "not an address", "csrf_token": token},
+            headers={"Referer": "https://localhost/login/reset?x=1&lang=fr"},
+        )
+        html = await again.get_data(as_text=True)
+        assert '<a href="/login/reset?x=1&amp;lang=en" hreflang="en"' in html
 
 
 async def test_a_new_password_revokes_the_other_links_and_links_expire(
