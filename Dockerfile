@@ -16,6 +16,9 @@ COPY scheduler ./scheduler
 COPY integrations ./integrations
 COPY templates ./templates
 RUN pip install . && pybabel compile -d internet10/translations
+# Run the code in /app, not the copy pip put in site-packages: the templates sit beside the
+# package (../templates) and the compiled catalogs are here; site-packages has neither.
+ENV PYTHONPATH=/app
 
 USER internet10
 EXPOSE 8000
