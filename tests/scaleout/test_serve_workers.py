@@ -44,13 +44,20 @@ async def test_metrics_of_two_workers_add_up_whichever_answers(
             async with http.get(f"{app.base}/healthz") as response:
                 return response.status
 
-        statuses = await asyncio.gather(*(probe() for _ in range(60)))
-        assert set(statuses) == {200}
+        # Both workers accept on one socket; which one takes a connection is the kernel's
+        # choice: send rounds of new connections until both have answered some.
+        sent = 0
+        for _ in range(40):
+            statuses = await asyncio.gather(*(probe() for _ in range(40)))
+            assert set(statuses) == {200}
+            sent += len(statuses)
+            if len(list(shared.glob("counter_*.db"))) == 2:
+                break
         seen = []
         for _ in range(8):  # new connections: the kernel hands them to either worker
             async with http.get(f"{app.base}/metrics") as response:
                 assert response.status == 200
                 seen.append(_healthz_count(await response.text()) - before)
         writers = sorted(p.name for p in shared.glob("counter_*.db"))
-    assert seen == [60.0] * 8
+    assert seen == [float(sent)] * 8
     assert len(writers) == 2, writers  # both workers counted requests: the sums are real
