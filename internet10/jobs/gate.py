@@ -3,8 +3,9 @@ it is known to be down.
 
 After a retryable failure the gate closes until the provider's own ``retry_at`` (a 429's
 Retry-After, the daily limit's reset) or, without one, for a delay doubling from 1 s up to
-``MAX_CLOSED``. While it is closed, jobs are deferred without spending an attempt, so an outage
-of any length drains as a queue once the provider is back, instead of failing the jobs.
+``MAX_CLOSED``. While it is closed, jobs are deferred; neither they nor the job that met the
+failure spend an attempt, so an outage of any length drains as a queue once the provider is
+back, instead of failing the jobs. Only refusals (retrying cannot help) fail a job.
 
 One gate per provider (Zoom, Google Calendar, YouTube): each fails in its own way and has its
 own limits. A provider's errors carry ``message``, ``retryable``, ``retry_at`` and ``status``
@@ -97,7 +98,14 @@ class ProviderGate:
             delay = min(MAX_CLOSED.total_seconds(), 2.0 ** (self._failures - 1))
             until = now + dt.timedelta(seconds=delay)
         self._closed_until = until
-        return RetryLater(f"{self.name}: {describe(exc)}", not_before=until)
+        # The job that met the failure comes back after the ones deferred meanwhile (they come
+        # back within SPREAD_SECONDS of the reopening), so the next probe is another job; and
+        # it spends no attempt: an outage of any length, or a long rate limit, must not use up
+        # a job's attempts (only refusals, which retrying cannot help, fail a job).
+        spread = dt.timedelta(seconds=self._rng.uniform(SPREAD_SECONDS, 2 * SPREAD_SECONDS))
+        return RetryLater(
+            f"{self.name}: {describe(exc)}", not_before=until + spread, attempted=False
+        )
 
     async def call(self, action: Callable[[], Awaitable[T]], *, paced: bool = True) -> T:
         """Run one provider call: deferred while the gate is closed, paced, errors mapped to
