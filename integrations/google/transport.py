@@ -23,6 +23,7 @@ import email.utils
 import json
 import threading
 from collections.abc import Callable
+from http.client import RemoteDisconnected
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -91,6 +92,10 @@ def error_reason(content: bytes) -> tuple[str | None, str | None]:
     return (str(error["status"]) if error.get("status") else None), message
 
 
+# Errors of a pooled connection the server had already closed: the request never reached it.
+STALE_CONNECTION = (BrokenPipeError, ConnectionResetError, RemoteDisconnected)
+
+
 class GoogleService:
     """One Google API (``api``, ``version``) for one set of credentials.
 
@@ -149,7 +154,17 @@ class GoogleService:
         http = self._thread_http(credentials)
         try:
             self._ensure_token(credentials, http)
-            return request(service).execute(http=http, num_retries=0)
+            try:
+                return request(service).execute(http=http, num_retries=0)
+            except STALE_CONNECTION:
+                # A kept-alive connection the server closed meanwhile (after an outage, or an
+                # idle timeout): drop this thread's connections and try once on a fresh one.
+                # Safe to repeat: every call we make is idempotent (derived ids, lookups by key).
+                stale = list(http.http.connections.values())
+                http.http.connections.clear()
+                for connection in stale:
+                    connection.close()
+                return request(service).execute(http=http, num_retries=0)
         except HttpError as exc:
             raise self._http_error(what, exc) from exc
         except auth_exceptions.RefreshError as exc:
