@@ -62,8 +62,7 @@ FLUSH_AT_CLOSE_S = 2.0  # publishing what is left when the process stops
 PREAMBLE = f"retry: {RETRY_MS}\n\n".encode()
 HEARTBEAT: tuple[int, bytes] = (-1, b":\n\n")  # a comment: keeps proxies from closing the stream
 
-_OPEN, _CLOSING, _OVERFLOW = 0, 1, 2
-GONE = 3  # the client disconnected
+_OPEN, _CLOSING, _OVERFLOW, _GONE = 0, 1, 2, 3  # a subscriber's state (_GONE: client left)
 
 
 def frame(live_id: int, kind: str, data: dict[str, Any]) -> bytes:
@@ -343,7 +342,7 @@ class Broker:
                         chunk.append(data)
                 if subscriber.state == _CLOSING:
                     chunk.append(retry_frame(random.randint(*SHUTDOWN_RETRY_MS)))  # noqa: S311 - spreading load
-                if chunk and subscriber.state != GONE:
+                if chunk and subscriber.state != _GONE:
                     yield b"".join(chunk)
                 if subscriber.state != _OPEN:
                     return
@@ -371,7 +370,7 @@ class Broker:
             await send({"type": "http.response.body", "body": first, "more_body": True})
             async for chunk in frames:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            if subscriber.state != GONE:
+            if subscriber.state != _GONE:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             watcher.cancel()
@@ -398,7 +397,7 @@ class Broker:
 async def _watch(receive: Callable[[], Awaitable[dict[str, Any]]], subscriber: Subscriber) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-    subscriber.stop(GONE)
+    subscriber.stop(_GONE)
 
 
 class RedisRelay:
