@@ -102,17 +102,30 @@ imports: $(STAMP)
 	@echo "==> imports: import-linter contracts"
 	$(VENV)/bin/lint-imports
 
-# Both pytest runs happen even if the first fails; the target fails if either does. The browser
-# tests (marked `browser`) run once, in the SQLite pass: they test pages, not the database.
+# The SQLite and PostgreSQL passes run side by side (each with its own PostgreSQL and Redis, so
+# their keys and pub/sub channels never meet): on a 2-core machine the pair takes little more
+# than the longer one. The target fails if either does. The browser tests (marked `browser`) run
+# once, in the SQLite pass: they test pages, not the database.
 test: install browser-deps lint typecheck imports
-	@$(with_services) \
+	@trap '$(SERVICES) stop $(SERVICES_DIR); $(SERVICES) stop $(SERVICES_DIR)-sqlite' EXIT; \
+	trap 'exit 130' INT TERM; \
+	echo "==> services: PostgreSQL + Redis for each pass ($(SERVICES_DIR), $(SERVICES_DIR)-sqlite)"; \
+	$(SERVICES) start $(SERVICES_DIR) >/dev/null; \
+	$(SERVICES) start $(SERVICES_DIR)-sqlite >/dev/null; \
 	export INTERNET10_TEST_AXE="$(CURDIR)/$(BROWSER_DIR)/node_modules/axe-core/axe.min.js"; \
+	echo "==> pytest: SQLite (and the browser tests) and PostgreSQL, side by side"; \
+	( . $(SERVICES_DIR)-sqlite/env; INTERNET10_TEST_DATABASE=sqlite \
+		$(VENV)/bin/pytest -q -p no:cacheprovider >var/pytest-sqlite.log 2>&1; \
+		echo $$? >var/pytest-sqlite.rc ) & \
+	( . $(SERVICES_DIR)/env; INTERNET10_TEST_DATABASE=postgresql \
+		$(VENV)/bin/pytest -q -p no:cacheprovider -m "not browser" >var/pytest-postgresql.log 2>&1; \
+		echo $$? >var/pytest-postgresql.rc ) & \
+	wait; \
 	failed=""; \
-	echo "==> pytest: SQLite (and the browser tests)"; \
-	INTERNET10_TEST_DATABASE=sqlite $(VENV)/bin/pytest -q || failed="$$failed sqlite"; \
-	echo "==> pytest: PostgreSQL"; \
-	INTERNET10_TEST_DATABASE=postgresql $(VENV)/bin/pytest -q -m "not browser" \
-		|| failed="$$failed postgresql"; \
+	for db in sqlite postgresql; do \
+		echo "==> pytest: $$db"; cat var/pytest-$$db.log; \
+		[ "$$(cat var/pytest-$$db.rc)" = 0 ] || failed="$$failed $$db"; \
+	done; \
 	echo "==> services: stop"; \
 	if [ -n "$$failed" ]; then echo "==> FAILED: pytest on$$failed"; exit 1; fi; \
 	echo "==> all checks passed"
