@@ -28,6 +28,7 @@ from integrations.google.standin import GoogleStandIn
 from integrations.zoom.standin import ZoomStandIn
 from internet10 import logs, metrics, migrate
 from internet10.app import create_app
+from internet10.broker import Broker
 from internet10.db import Database
 from internet10.errors import DomainError
 from internet10.jobs.handlers import build_handlers
@@ -243,6 +244,15 @@ def cmd_worker(_args: argparse.Namespace) -> int:
         redis = None
         if settings.redis_url:  # Zoom's shared pace; a Redis that hangs must not hold the jobs
             redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        broker = None
+        if redis is not None:
+            # Live events recorded by jobs (attendance counts from webhooks) reach the app
+            # processes' streams through Redis at once, not at their next database re-read.
+            broker = Broker(
+                database, heartbeat_seconds=settings.live_heartbeat_seconds, redis=redis
+            )
+            await broker.start()
+            database.on_commit = broker.publish
         worker = Worker(
             database=database,
             handlers=build_handlers(settings, database, build_mailer(settings), redis=redis),
@@ -252,6 +262,9 @@ def cmd_worker(_args: argparse.Namespace) -> int:
         try:
             await worker.run_forever(stop)
         finally:
+            if broker is not None:
+                database.on_commit = None
+                await broker.close()
             await database.dispose()
             if redis is not None:
                 await redis.aclose()

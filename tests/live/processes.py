@@ -95,6 +95,35 @@ async def serve_app(
         await stop(process)
 
 
+@asynccontextmanager
+async def run_worker(directory: Path, environment: Mapping[str, str]) -> AsyncIterator[Path]:
+    """``internet10 worker`` with ``environment`` over a clean INTERNET10_* one; yields its log."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERNET10_")}
+    env.update({"INTERNET10_SECRET_KEY": SECRET, "PYTHONUNBUFFERED": "1", **environment})
+    log = directory / "worker.log"
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CLI,
+            "worker",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+            cwd=REPO_ROOT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while b"running" not in log.read_bytes():
+            if process.returncode is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the worker did not start:\n{log.read_text()}")
+            await asyncio.sleep(0.1)
+        yield log
+    finally:
+        await stop(process)
+
+
 async def stop(process: asyncio.subprocess.Process, grace: float = 15) -> float:
     """SIGTERM, wait (SIGKILL after ``grace`` seconds); returns the seconds it took to exit."""
     started = time.monotonic()

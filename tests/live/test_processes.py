@@ -11,10 +11,20 @@ from pathlib import Path
 import pytest
 
 from internet10.db import Database
+from internet10.state import utcnow
 from tests.conftest import Staff
 from tests.live.helpers import drive, new_event, rows, slot_ids
-from tests.live.processes import PrivateRedis, serve_app, stop
+from tests.live.processes import PrivateRedis, run_worker, serve_app, stop
 from tests.live.sse import Frame, open_stream, session
+from tests.webhooks.test_zoom_webhooks import (
+    WEBHOOK_SECRET,
+    add_event,
+    add_registration,
+    encode,
+    envelope,
+    signed,
+    zoom_time,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -134,3 +144,48 @@ async def test_stopping_the_server_ends_streams_at_once_with_a_retry_hint(
         seconds = await stopping
     assert a.process.returncode == 0
     assert seconds < 5  # Hypercorn's graceful timeout is 10 s: the stream did not hold it
+
+
+async def test_counts_recorded_by_a_separate_worker_process_reach_the_app_through_redis(
+    database_url: str,
+    database: Database,
+    redis_server: PrivateRedis,
+    tmp_path: Path,
+) -> None:
+    """``internet10 worker`` publishes what its jobs record (attendance from a webhook) through
+    Redis: the app's subscriber hears it at once, not at a database re-read (every 300 s here)."""
+    env = {
+        "INTERNET10_DATABASE_URL": database_url,
+        "INTERNET10_REDIS_URL": redis_server.url,
+        "INTERNET10_LIVE_HEARTBEAT_SECONDS": "300",
+        "INTERNET10_ZOOM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+    start = utcnow()
+    event_id = await add_event(database, start)
+    await add_registration(database, event_id, "Aïcha Zinsou", "aicha@example.bj", start, "R1")
+    body = encode(
+        envelope(
+            "meeting.participant_joined",
+            participant={
+                "user_id": "16778240",
+                "user_name": "Aïcha Zinsou",
+                "participant_uuid": "P1",
+                "registrant_id": "R1",
+                "email": "aicha@example.bj",
+                "join_time": zoom_time(start),
+            },
+        )
+    )
+    async with (
+        serve_app("app", tmp_path, env) as app,
+        run_worker(tmp_path, env),
+        session() as http,
+        open_stream(http, live_url(app.base, event_id)) as stream,
+    ):
+        async with http.post(
+            f"{app.base}/webhooks/zoom", data=body, headers=signed(body, utcnow())
+        ) as answer:
+            assert answer.status == 200
+        message = await stream.message(within=10)
+    assert message.event == "attendance"
+    assert message.data["present_now"] == 1
