@@ -84,7 +84,7 @@ async def event_attendance(event_id: int) -> AttendanceOut:
             now=st.now(),
             min_minutes=st.settings.attendance_min_minutes,
         )
-        listed = await attendance.snapshot(db, principal, event_id)
+        listed = await attendance.intervals_of(db, event_id)  # event_figures checked access
     f = found.figures
     return AttendanceOut(
         event_id=event_id,
@@ -122,6 +122,6 @@ async def event_attendance(event_id: int) -> AttendanceOut:
                 joined_at=iso_utc(i.joined_at),
                 left_at=iso_utc(i.left_at) if i.left_at else None,
             )
-            for i in listed.intervals
+            for i in listed
         ],
     )

@@ -33,9 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.zoom import Participant
-from internet10.errors import Forbidden, NotAuthenticated, NotFound
 from internet10.models import AttendanceInterval, Event, Registration, WebhookDelivery
-from internet10.services.auth import Principal
 from internet10.services.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -495,52 +493,12 @@ async def apply_report(
 # -- reading ------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Present:
-    registration_id: int | None
-    name: str
-    source: str
-    joined_at: dt.datetime
-    left_at: dt.datetime | None
-
-
-@dataclasses.dataclass(frozen=True)
-class Snapshot:
-    """Who attended an event so far: ``people`` counts a registration once however many visits,
-    sources and devices, and each unmatched guest once (by participant key)."""
-
-    event_id: int
-    people: int
-    present_now: int
-    intervals: list[Present]
-
-
-def _person(interval: AttendanceInterval) -> str:
-    if interval.registration_id is not None:
-        return f"r:{interval.registration_id}"
-    return f"g:{interval.participant_key}"
-
-
-async def snapshot(db: AsyncSession, principal: Principal | None, event_id: int) -> Snapshot:
-    """The event's attendance (its moderators and organisers)."""
-    if principal is None:
-        raise NotAuthenticated("Sign in or send an API token.")
-    if not principal.moderates(event_id):
-        raise Forbidden("Only this event's moderators and organisers see its attendance.")
-    if await db.get(Event, event_id) is None:
-        raise NotFound(f"No event with id {event_id}.")
-    rows = (
+async def intervals_of(db: AsyncSession, event_id: int) -> Sequence[AttendanceInterval]:
+    """The event's intervals, in the order they began (callers check who may see them)."""
+    return (
         await db.scalars(
             select(AttendanceInterval)
             .where(AttendanceInterval.event_id == event_id)
             .order_by(AttendanceInterval.joined_at, AttendanceInterval.id)
         )
     ).all()
-    return Snapshot(
-        event_id=event_id,
-        people=len({_person(r) for r in rows}),
-        present_now=len({_person(r) for r in rows if r.left_at is None}),
-        intervals=[
-            Present(r.registration_id, r.name, r.source, r.joined_at, r.left_at) for r in rows
-        ],
-    )
