@@ -105,7 +105,8 @@ imports: $(STAMP)
 # The SQLite and PostgreSQL passes run side by side (each with its own PostgreSQL and Redis, so
 # their keys and pub/sub channels never meet): on a 2-core machine the pair takes little more
 # than the longer one. The target fails if either does. The browser tests (marked `browser`) run
-# once, in the SQLite pass: they test pages, not the database.
+# once, in the SQLite pass: they test pages, not the database; the fuzzing and fault tests (marked
+# `reliability`, docs/reliability.md) run once, in the PostgreSQL pass: production's database.
 test: install browser-deps lint typecheck imports
 	@trap '$(SERVICES) stop $(SERVICES_DIR); $(SERVICES) stop $(SERVICES_DIR)-sqlite' EXIT; \
 	trap 'exit 130' INT TERM; \
@@ -115,7 +116,7 @@ test: install browser-deps lint typecheck imports
 	export INTERNET10_TEST_AXE="$(CURDIR)/$(BROWSER_DIR)/node_modules/axe-core/axe.min.js"; \
 	echo "==> pytest: SQLite (and the browser tests) and PostgreSQL, side by side"; \
 	( . $(SERVICES_DIR)-sqlite/env; INTERNET10_TEST_DATABASE=sqlite \
-		$(VENV)/bin/pytest -q -p no:cacheprovider >var/pytest-sqlite.log 2>&1; \
+		$(VENV)/bin/pytest -q -p no:cacheprovider -m "not reliability" >var/pytest-sqlite.log 2>&1; \
 		echo $$? >var/pytest-sqlite.rc ) & \
 	( . $(SERVICES_DIR)/env; INTERNET10_TEST_DATABASE=postgresql \
 		$(VENV)/bin/pytest -q -p no:cacheprovider -m "not browser" >var/pytest-postgresql.log 2>&1; \
