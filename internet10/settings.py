@@ -55,6 +55,9 @@ class Settings(BaseModel):
     zoom_client_id: str | None = None
     zoom_client_secret: str | None = None
     zoom_webhook_secret: str | None = None
+    # Unsigned, forged or oversized webhook requests one address may send per minute before its
+    # refusals become 429s (0: no limit). Correctly signed deliveries never count nor wait.
+    zoom_webhook_refusals_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] = 30
     zoom_api_url: AnyHttpUrl = AnyHttpUrl("https://api.zoom.us/v2")
     zoom_oauth_url: AnyHttpUrl = AnyHttpUrl("https://zoom.us/oauth/token")
     zoom_host_capacity: Annotated[int, Field(ge=1, le=100_000)] = 100
