@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -33,7 +34,19 @@ class MailError(Exception):
 
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
+        self.message = message
         self.retryable = retryable
+
+
+class MailServerUnavailable(MailError):
+    """The mail server could not be reached, timed out, or said it is closing (421): every
+    message would fail alike until it is back, so senders wait for it rather than count this
+    against the message (the job gate's ``message``/``retryable``/``retry_at``/``status``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
+        self.status: int | None = None  # an HTTP status, for the gate: SMTP has none
+        self.retry_at: dt.datetime | None = None
 
 
 class Mailer(Protocol):

@@ -6,7 +6,9 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
-from integrations.mail import MailError, OutgoingMail, build_message
+from integrations.mail import MailError, MailServerUnavailable, OutgoingMail, build_message
+
+SERVICE_NOT_AVAILABLE = 421  # the server is closing the channel: it, not the message, is at fault
 
 
 class SMTPMailer:
@@ -39,7 +41,9 @@ class SMTPMailer:
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise MailError(f"recipient refused: {exc}", retryable=False) from None
         except aiosmtplib.SMTPResponseException as exc:
+            if exc.code == SERVICE_NOT_AVAILABLE:
+                raise MailServerUnavailable(f"SMTP unavailable: {exc.code} {exc.message}") from None
             # 5xx answers are permanent (bad address, policy); 4xx are "try again later"
             raise MailError(f"SMTP {exc.code}: {exc.message}", retryable=exc.code < 500) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise MailError(f"SMTP unavailable: {exc}", retryable=True) from None
+            raise MailServerUnavailable(f"SMTP unavailable: {exc}") from None

@@ -8,7 +8,8 @@ use, with Zoom's shapes and error bodies, for tests and the demo. It is not Zoom
   joins the meeting and, when ``webhook_url`` and ``webhook_secret`` are set, sends a signed
   ``meeting.participant_joined`` webhook; its Leave button sends ``meeting.participant_left``.
 
-Faults for tests: ``fail_next`` (429 with or without ``Retry-After``, 5xx), ``slow``,
+Faults for tests: ``fail_next`` (429 with or without ``Retry-After``, 5xx; with ``after``, the
+request is carried out and only its answer is lost), ``slow`` (before or after carrying it out),
 ``down``/``up`` (down stops listening: connections are refused, as when Zoom is unreachable),
 ``expire_tokens`` and ``advance`` (moves the stand-in's clock). Faults and slowness apply to
 ``/v2`` only; the token endpoint and the room pages always answer while up."""
@@ -59,6 +60,7 @@ def _not_found(meeting_id: str) -> web.Response:
 class _Fault:
     status: int
     retry_after: str | None
+    after: bool = False  # carried out first: the answer is lost, not the request
 
 
 @dataclasses.dataclass
@@ -121,6 +123,7 @@ class ZoomStandIn:
         self._tokens: dict[str, float] = {}  # access token -> expiry on the stand-in clock
         self._faults: list[_Fault] = []
         self._delay = 0.0
+        self._delay_after = False
         self._clock_offset = 0.0
         self._meeting_ids = itertools.count(81_234_567_890)
         self._user_ids = itertools.count(16_778_240)
@@ -189,21 +192,32 @@ class ZoomStandIn:
         status: int,
         *,
         retry_after: float | str | dt.datetime | None = None,
+        after: bool = False,
     ) -> None:
         """The next ``n`` ``/v2`` requests answer ``status`` with a Zoom error body. For a 429,
         ``retry_after`` in seconds or as a moment (an aware datetime is sent as ISO ``...Z``,
-        a string verbatim); ``None`` sends no header, like Zoom's daily limit."""
+        a string verbatim); ``None`` sends no header, like Zoom's daily limit. With ``after``,
+        each request is carried out first and only its answer is the error (an answer lost on
+        its way back: the caller cannot know the change was made)."""
         if isinstance(retry_after, dt.datetime):
             header: str | None = _zoom_time(retry_after)
         elif isinstance(retry_after, int | float):
             header = str(int(retry_after)) if float(retry_after).is_integer() else str(retry_after)
         else:
             header = retry_after
-        self._faults.extend(_Fault(status, header) for _ in range(n))
+        self._faults.extend(_Fault(status, header, after) for _ in range(n))
 
-    def slow(self, seconds: float) -> None:
-        """Delay every ``/v2`` answer by ``seconds`` (0 to stop)."""
+    @property
+    def pending_faults(self) -> int:
+        """Faults set with ``fail_next`` that no request has met yet."""
+        return len(self._faults)
+
+    def slow(self, seconds: float, *, after: bool = False) -> None:
+        """Delay every ``/v2`` answer by ``seconds`` (0 to stop): before carrying the request
+        out, or with ``after``, once it is carried out (a caller that gives up or dies while
+        waiting does not know it was)."""
         self._delay = seconds
+        self._delay_after = after
 
     async def down(self) -> None:
         """Stop listening: new connections are refused until ``up``."""
@@ -290,10 +304,11 @@ class ZoomStandIn:
             except ValueError:
                 return _zoom_error(400, 300, "Request Body should be a valid JSON object.")
             self.bodies.append((request.method, request.path, body))
-        if self._delay:
-            await asyncio.sleep(self._delay)
-        if self._faults:
-            fault = self._faults.pop(0)
+        delay, delay_after = self._delay, self._delay_after
+        if delay and not delay_after:
+            await asyncio.sleep(delay)
+        fault = self._faults.pop(0) if self._faults else None
+        if fault is not None and not fault.after:
             return self._fault_response(fault)
         bearer = request.headers.get("Authorization", "")
         token = bearer.removeprefix("Bearer ")
@@ -301,7 +316,12 @@ class ZoomStandIn:
             return _zoom_error(401, 124, "Invalid access token.")
         if self._tokens[token] <= self._now():
             return _zoom_error(401, 124, "Access token is expired.")
-        return await handler(request)
+        response = await handler(request)
+        if delay and delay_after:
+            await asyncio.sleep(delay)
+        if fault is not None:
+            return self._fault_response(fault)
+        return response
 
     @staticmethod
     def _fault_response(fault: _Fault) -> web.Response:

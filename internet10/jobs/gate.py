@@ -7,9 +7,10 @@ Retry-After, the daily limit's reset) or, without one, for a delay doubling from
 failure spend an attempt, so an outage of any length drains as a queue once the provider is
 back, instead of failing the jobs. Only refusals (retrying cannot help) fail a job.
 
-One gate per provider (Zoom, Google Calendar, YouTube): each fails in its own way and has its
-own limits. A provider's errors carry ``message``, ``retryable``, ``retry_at`` and ``status``
-(Zoom's ``ProviderError``, Google's ``GoogleError``)."""
+One gate per provider (Zoom, Google Calendar, YouTube, the mail server): each fails in its own
+way and has its own limits. A provider's errors carry ``message``, ``retryable``, ``retry_at``
+and ``status`` (Zoom's ``ProviderError``, Google's ``GoogleError``, ``MailServerUnavailable``:
+a mail server down or closing; a refusal of one message is not the gate's business)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar, cast
 
 from integrations.google import GoogleError
+from integrations.mail import MailServerUnavailable
 from integrations.zoom import ProviderError
 from internet10.jobs.pacing import RedisPacer
 from internet10.jobs.worker import PermanentJobError, RetryLater
@@ -28,7 +30,7 @@ from internet10.jobs.worker import PermanentJobError, RetryLater
 T = TypeVar("T")
 
 MAX_CLOSED = dt.timedelta(seconds=60)
-PROVIDER_ERRORS: tuple[type[Exception], ...] = (ProviderError, GoogleError)
+PROVIDER_ERRORS: tuple[type[Exception], ...] = (ProviderError, GoogleError, MailServerUnavailable)
 SPREAD_SECONDS = 2.0  # deferred jobs come back spread over this, not all at one instant
 
 

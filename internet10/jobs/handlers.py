@@ -37,6 +37,8 @@ from internet10.state import utcnow
 
 log = logging.getLogger(__name__)
 
+MAIL_CALLS_PER_SECOND = 100.0  # unpaced (``paced=False``); the gate only needs a figure
+
 
 def build_handlers(
     settings: Settings,
@@ -56,6 +58,10 @@ def build_handlers(
     pacer = None if redis is None else RedisPacer(redis, "zoom", settings.zoom_calls_per_second)
     gate = ProviderGate("Zoom", settings.zoom_calls_per_second, clock=clock, pacer=pacer)
 
+    # The mail server down: mail waits for it (no attempt spent) instead of failing after
+    # max_attempts; one message refused is retried, or failed, on its own.
+    mail_gate = ProviderGate("SMTP", MAIL_CALLS_PER_SECOND, clock=clock)
+
     def zoom() -> MeetingProvider:
         if provider is None:
             raise PermanentJobError("Zoom is not configured (INTERNET10_ZOOM_ACCOUNT_ID ...)")
@@ -63,7 +69,7 @@ def build_handlers(
 
     async def send(mail: OutgoingMail) -> None:
         try:
-            await mailer.send(mail)
+            await mail_gate.call(lambda: mailer.send(mail), paced=False)
         except MailError as exc:
             if not exc.retryable:
                 raise PermanentJobError(str(exc)) from None
