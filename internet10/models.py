@@ -134,6 +134,9 @@ class Event(Base):
     participant_target: Mapped[int]
     status: Mapped[str] = mapped_column(String(16), default=EventStatus.DRAFT.value)
     upstream_event: Mapped[str | None] = mapped_column(String(200))
+    # A hub that retransmits one of our own events (the Internet10 session followed from its
+    # room): that event's attendance counts the hub's people, once, and breaks them down by hub.
+    retransmits_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     venue: Mapped[str | None] = mapped_column(String(300))
     seats: Mapped[int | None]
     bookings_need_approval: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -45,4 +45,4 @@ def test_upgrade_twice_is_harmless_and_reaches_head(database_url: str) -> None:
         await engine.dispose()
         return revision
 
-    assert asyncio.run(read()) == head == "0007"
+    assert asyncio.run(read()) == head == "0008"

@@ -58,8 +58,9 @@ class AttendanceOut(BaseModel):
     min_minutes: float
     funnel: FunnelOut
     breakdowns: dict[str, dict[str, int]] = Field(
-        description="Attended people by chapter, country, language and place (room, online, "
-        "both); '' collects people without the attribute (guests)."
+        description="Attended people by chapter, country, language, place (room, online, "
+        "both) and hub (the hub each first came through; a hub's own figures name itself); '' "
+        "collects people without the attribute (guests; for hub: not through a hub)."
     )
     slots: list[SlotOut]
     timeline: list[StepOut] = Field(description="Concurrent people, from each instant on.")

@@ -24,6 +24,15 @@ blueprint = Blueprint("api_events", __name__, url_prefix="/api/v1/events")
 
 Minutes = Annotated[StrictInt, Field(gt=0, le=14 * 24 * 60)]
 Count = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+RetransmitsId = Annotated[
+    StrictInt,
+    Field(
+        gt=0,
+        le=2**31 - 1,
+        description="A hub only: the id of our event it retransmits (the Internet10 session "
+        "followed from the hub's room); that event's attendance then counts the hub's people.",
+    ),
+]
 
 
 class EventCreate(Strict):
@@ -38,6 +47,7 @@ class EventCreate(Strict):
         default=None, description="Defaults to 150 for Internet10, to the capacity for a hub."
     )
     upstream_event: Line | None = None
+    retransmits_id: RetransmitsId | None = None
     venue: Line | None = None
     seats: Count | None = None
     bookings_need_approval: StrictBool = False
@@ -52,6 +62,7 @@ class EventUpdate(Strict):
     capacity: Count | None = None
     participant_target: Count | None = None
     upstream_event: Line | None = None
+    retransmits_id: RetransmitsId | None = None
     venue: Line | None = None
     seats: Count | None = None
     bookings_need_approval: StrictBool | None = None
@@ -70,6 +81,7 @@ class EventOut(BaseModel):
     participant_target: int
     status: str
     upstream_event: str | None
+    retransmits_id: int | None
     venue: str | None
     seats: int | None
     bookings_need_approval: bool
@@ -104,6 +116,7 @@ def event_out(event: Event) -> EventOut:
         participant_target=event.participant_target,
         status=event.status,
         upstream_event=event.upstream_event,
+        retransmits_id=event.retransmits_id,
         venue=event.venue,
         seats=event.seats,
         bookings_need_approval=event.bookings_need_approval,
@@ -137,6 +150,7 @@ async def create_event(data: EventCreate) -> tuple[EventOut, int]:
         capacity=data.capacity,
         participant_target=target,
         upstream_event=data.upstream_event,
+        retransmits_id=data.retransmits_id,
         venue=data.venue,
         seats=data.seats,
         bookings_need_approval=data.bookings_need_approval,

@@ -285,12 +285,21 @@ PEOPLE_COLUMNS = (
     "country",
     "language",
     "place",
+    "hub",
     "visits",
     "first_joined_at",
     "minutes",
     "attended",
 )
-INTERVAL_COLUMNS = ("person", "registration_id", "name", "source", "joined_at", "left_at")
+INTERVAL_COLUMNS = (
+    "person",
+    "registration_id",
+    "name",
+    "source",
+    "hub",
+    "joined_at",
+    "left_at",
+)
 
 
 def people_rows(export: reports.AttendanceExport) -> list[dict[str, Any]]:
@@ -303,6 +312,7 @@ def people_rows(export: reports.AttendanceExport) -> list[dict[str, Any]]:
             "country": p.country,
             "language": p.language,
             "place": p.place,
+            "hub": p.hub,
             "visits": p.visits,
             "first_joined_at": _iso(p.first_joined_at),
             "minutes": p.minutes,
@@ -319,6 +329,7 @@ def interval_rows(export: reports.AttendanceExport) -> list[dict[str, Any]]:
             "registration_id": i.registration_id,
             "name": i.name,
             "source": i.source,
+            "hub": i.hub,
             "joined_at": _iso(i.joined_at),
             "left_at": _iso(i.left_at),
         }

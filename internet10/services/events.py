@@ -53,6 +53,7 @@ class EventFields:
     participant_target: int
     description: str = ""
     upstream_event: str | None = None
+    retransmits_id: int | None = None
     venue: str | None = None
     seats: int | None = None
     bookings_need_approval: bool = False
@@ -70,6 +71,7 @@ class EventChanges:
     capacity: int | None = None
     participant_target: int | None = None
     upstream_event: str | None = None
+    retransmits_id: int | None = None
     venue: str | None = None
     seats: int | None = None
     bookings_need_approval: bool | None = None
@@ -85,11 +87,30 @@ def _check_hub_fields(kind: str, upstream: str | None, seats: int | None) -> Non
             raise ValidationFailed("Only a hub has seats in a venue.", field="seats")
 
 
+async def _check_retransmits(
+    db: AsyncSession, kind: str, retransmits_id: int | None, *, self_id: int | None = None
+) -> None:
+    """A hub may retransmit one of our own events (not a hub, not itself); its people then
+    count in that event's attendance."""
+    if retransmits_id is None:
+        return
+    if kind != EventKind.HUB.value:
+        raise ValidationFailed("Only a hub retransmits another event.", field="retransmits_id")
+    target = await db.get(Event, retransmits_id)
+    if target is None or retransmits_id == self_id:
+        raise ValidationFailed(f"No other event with id {retransmits_id}.", field="retransmits_id")
+    if target.kind == EventKind.HUB.value:
+        raise ValidationFailed(
+            "A hub retransmits an event, not another hub.", field="retransmits_id"
+        )
+
+
 async def create_event(
     db: AsyncSession, principal: Principal | None, data: EventFields, *, now: dt.datetime
 ) -> Event:
     require_organiser(principal)
     _check_hub_fields(data.kind.value, data.upstream_event, data.seats)
+    await _check_retransmits(db, data.kind.value, data.retransmits_id)
     event = Event(
         kind=data.kind.value,
         title=data.title,
@@ -101,6 +122,7 @@ async def create_event(
         participant_target=data.participant_target,
         status=EventStatus.DRAFT.value,
         upstream_event=data.upstream_event,
+        retransmits_id=data.retransmits_id,
         venue=data.venue,
         seats=data.seats,
         bookings_need_approval=data.bookings_need_approval,
@@ -236,6 +258,7 @@ async def update_event(
     given = {f.name: getattr(changes, f.name) for f in fields(changes)}
     given = {k: v for k, v in given.items() if v is not None}
     _check_hub_fields(event.kind, given.get("upstream_event"), given.get("seats"))
+    await _check_retransmits(db, event.kind, given.get("retransmits_id"), self_id=event.id)
     changed = set()
     for name, value in given.items():
         if getattr(event, name) != value:

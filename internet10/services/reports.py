@@ -39,12 +39,11 @@ from internet10.models import (
     Vote,
 )
 from internet10.services.attendance_figures import (
-    ROOM_SOURCE,
     EventFigures,
     figures_of,
-    person_of,
+    people_of,
+    people_of_events,
     require_viewer,
-    visits_of,
 )
 from internet10.services.auth import Principal, require_organiser
 from scheduler.attendance import Window, compute, minutes_by_person
@@ -282,6 +281,7 @@ class PersonTotal:
     country: str
     language: str
     place: str  # online, room or both
+    hub: str  # the hub they first came through ("" when not through a hub)
     visits: int
     first_joined_at: dt.datetime
     minutes: float  # the union of their visits within the event's window
@@ -294,6 +294,7 @@ class IntervalLine:
     registration_id: int | None
     name: str
     source: str  # zoom (webhooks), report (Zoom's report), checkin (the room)
+    hub: str  # the hub this visit came through ("" when not through a hub)
     joined_at: dt.datetime
     left_at: dt.datetime | None
 
@@ -319,55 +320,38 @@ async def attendance_export(
     event = await db.get(Event, event_id)
     if event is None:
         raise NotFound(f"No event with id {event_id}.")
-    intervals = (
-        await db.scalars(
-            select(AttendanceInterval)
-            .where(AttendanceInterval.event_id == event.id)
-            .order_by(AttendanceInterval.joined_at, AttendanceInterval.id)
-        )
-    ).all()
-    rows = (
-        await db.execute(
-            select(
-                Registration.id,
-                Registration.name,
-                Registration.country,
-                Registration.language,
-                Chapter.code,
-            )
-            .outerjoin(Chapter, Chapter.id == Registration.chapter_id)
-            .where(Registration.event_id == event.id)
-        )
-    ).all()
-    registered = {
-        rid: (name, country, language, chapter) for rid, name, country, language, chapter in rows
-    }
+    found = await people_of(db, event)
+    intervals = sorted(found.intervals, key=lambda i: (i.joined_at, i.id))
     minutes = minutes_by_person(
-        visits_of(intervals, event, now=now), Window(event.starts_at, event.ends_at), now=now
+        found.visits(now=now), Window(event.starts_at, event.ends_at), now=now
     )
+    attributes = found.attributes()
     threshold = min_minutes - 1e-9  # minutes are floats; the arithmetic compares timedeltas
     numbers: dict[str, int] = {}
     seen: dict[str, list[AttendanceInterval]] = defaultdict(list)
     for interval in intervals:  # by first arrival
-        key = person_of(interval)
+        key = found.person(interval)
         numbers.setdefault(key, len(numbers) + 1)
         seen[key].append(interval)
     people: list[PersonTotal] = []
     names: dict[str, str] = {}
     for key, visits in seen.items():
-        rid = visits[0].registration_id
-        name, country, language, chapter = registered.get(rid or -1, ("", "", "", None))
-        names[key] = name or next((v.name for v in visits if v.name), "")
-        sources = {v.source == ROOM_SOURCE for v in visits}
+        rid = found.same.get(visits[0].registration_id or -1, visits[0].registration_id)
+        registered = found.registrations.get(rid or -1)
+        names[key] = (registered.name if registered else "") or next(
+            (v.name for v in visits if v.name), ""
+        )
+        values = attributes.get(key, {})
         people.append(
             PersonTotal(
                 person=numbers[key],
                 registration_id=rid,
                 name=names[key],
-                chapter=chapter or "",
-                country=country or "",
-                language=language or "",
-                place="both" if len(sources) == 2 else ("room" if True in sources else "online"),
+                chapter=values.get("chapter", ""),
+                country=values.get("country", ""),
+                language=values.get("language", ""),
+                place=values.get("place", "online"),
+                hub=values.get("hub", ""),
                 visits=len(visits),
                 first_joined_at=visits[0].joined_at,
                 minutes=round(minutes.get(key, 0.0), 2),
@@ -376,10 +360,11 @@ async def attendance_export(
         )
     lines = [
         IntervalLine(
-            person=numbers[person_of(i)],
+            person=numbers[found.person(i)],
             registration_id=i.registration_id,
-            name=names[person_of(i)],
+            name=names[found.person(i)],
             source=i.source,
+            hub=found.hub_of(i),
             joined_at=i.joined_at,
             left_at=i.left_at,
         )
@@ -402,8 +387,11 @@ class YearLine:
 
     @property
     def counted(self) -> bool:
-        """Cancelled events are listed but left out of the year's totals."""
-        return self.event.status != EventStatus.CANCELLED.value
+        """Cancelled events, and hubs retransmitting one of our events (whose figures count
+        them), are listed but left out of the year's totals."""
+        return (
+            self.event.status != EventStatus.CANCELLED.value and self.event.retransmits_id is None
+        )
 
     @property
     def progress(self) -> float:
@@ -442,7 +430,8 @@ async def year_view(
     min_minutes: float,
 ) -> YearView:
     """Every event of a year (by its date in its own zone) with its attendance against its
-    target (organisers only). A fixed number of queries, however many events."""
+    target (organisers only). An event's figures count the hubs that retransmit it, so those
+    hubs are listed but left out of the year's totals (their people are already counted)."""
     require_organiser(principal)
     first = dt.datetime(year, 1, 1, tzinfo=dt.UTC) - dt.timedelta(days=1)
     last = dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=1)
@@ -457,28 +446,17 @@ async def year_view(
     ids = [e.id for e in events]
     if not ids:
         return YearView(year, [])
-    intervals: dict[int, list[AttendanceInterval]] = defaultdict(list)
-    for interval in (
-        await db.scalars(
-            select(AttendanceInterval)
-            .where(AttendanceInterval.event_id.in_(ids))
-            .order_by(AttendanceInterval.id)
-        )
-    ).all():
-        intervals[interval.event_id].append(interval)
-    counts = await db.execute(
-        select(Registration.event_id, func.count())
-        .where(
-            Registration.event_id.in_(ids),
-            Registration.status != RegistrationStatus.CANCELLED.value,
-        )
-        .group_by(Registration.event_id)
-    )
-    registered = {event_id: int(n) for event_id, n in counts.all()}
+    everyone = await people_of_events(db, events)
     lines = []
     for event in events:
+        people = everyone[event.id]
+        registered = sum(
+            1
+            for r in people.registrations.values()
+            if r.event_id == event.id and r.status != RegistrationStatus.CANCELLED.value
+        )
         figures = compute(
-            visits_of(intervals[event.id], event, now=now),
+            people.visits(now=now),
             Window(event.starts_at, event.ends_at),
             now=now,
             min_minutes=min_minutes,
@@ -487,7 +465,7 @@ async def year_view(
         lines.append(
             YearLine(
                 event=event,
-                registered=registered.get(event.id, 0),
+                registered=registered,
                 attended=figures.attended,
                 peak=figures.peak,
                 in_person=figures.in_person,

@@ -59,6 +59,7 @@ async def test_create_event_returns_the_event_in_utc(client: Client, organiser: 
         "participant_target": 80,
         "status": "draft",
         "upstream_event": "IGF",
+        "retransmits_id": None,
         "venue": "Cotonou",
         "seats": 40,
         "bookings_need_approval": False,
@@ -172,6 +173,35 @@ async def test_hub_fields_on_internet10_are_refused(client: Client, organiser: S
     )
     assert response.status_code == 422
     assert (await response.get_json())["field"] == "seats"
+
+
+async def test_a_hub_may_retransmit_one_of_our_events_and_nothing_else(
+    client: Client, organiser: Staff
+) -> None:
+    session = await create(client, organiser, I10)
+    hub = await create(client, organiser, HUB | {"retransmits_id": session["id"]})
+    assert hub["retransmits_id"] == session["id"]
+    other = await create(client, organiser, HUB)
+    refused = {
+        "internet10 retransmitting": ("POST", "", I10 | {"retransmits_id": session["id"]}),
+        "unknown event": ("POST", "", HUB | {"retransmits_id": 999}),
+        "a hub": ("POST", "", HUB | {"retransmits_id": other["id"]}),
+        "itself": ("PATCH", f"/{other['id']}", {"retransmits_id": other["id"]}),
+        "zero": ("POST", "", HUB | {"retransmits_id": 0}),
+        "text": ("POST", "", HUB | {"retransmits_id": "1"}),
+    }
+    for why, (method, path, body) in refused.items():
+        response = await client.open(
+            f"/api/v1/events{path}", method=method, json=body, headers=organiser.headers
+        )
+        assert response.status_code == 422, why
+        assert (await response.get_json())["field"] == "retransmits_id", why
+    moved = await client.patch(
+        f"/api/v1/events/{other['id']}",
+        json={"retransmits_id": session["id"]},
+        headers=organiser.headers,
+    )
+    assert (moved.status_code, (await moved.get_json())["retransmits_id"]) == (200, session["id"])
 
 
 async def test_body_over_the_limit_is_413(client: Client, organiser: Staff) -> None:

@@ -251,13 +251,13 @@ async def test_report_page_in_both_languages(
 
 
 PEOPLE_CSV = (
-    "\ufeffperson,registration_id,name,chapter,country,language,place,visits,first_joined_at,"
+    "\ufeffperson,registration_id,name,chapter,country,language,place,hub,visits,first_joined_at,"
     "minutes,attended\r\n"
-    "1,{aicha},Aïcha Zinsou,BJ,BJ,fr,online,3,2026-11-28T06:00:00Z,110.0,1\r\n"
-    "2,{kossi},Kossi Agbo,BJ,BJ,fr,both,2,2026-11-28T06:02:00Z,118.0,1\r\n"
-    "3,{moussa},Moussa Diop,SN,SN,fr,online,1,2026-11-28T06:10:00Z,50.0,1\r\n"
-    "4,,'+229 97 00 00 01,,,,online,1,2026-11-28T06:55:00Z,30.0,1\r\n"
-    "5,,'=cmd,,,,online,1,2026-11-28T07:00:00Z,0.5,0\r\n"
+    "1,{aicha},Aïcha Zinsou,BJ,BJ,fr,online,,3,2026-11-28T06:00:00Z,110.0,1\r\n"
+    "2,{kossi},Kossi Agbo,BJ,BJ,fr,both,,2,2026-11-28T06:02:00Z,118.0,1\r\n"
+    "3,{moussa},Moussa Diop,SN,SN,fr,online,,1,2026-11-28T06:10:00Z,50.0,1\r\n"
+    "4,,'+229 97 00 00 01,,,,online,,1,2026-11-28T06:55:00Z,30.0,1\r\n"
+    "5,,'=cmd,,,,online,,1,2026-11-28T07:00:00Z,0.5,0\r\n"
 )
 
 
@@ -288,6 +288,7 @@ async def test_exports_are_exact_and_for_organisers_only(
             "registration_id": scenario.aicha,
             "name": "Aïcha Zinsou",
             "source": "zoom",
+            "hub": "",
             "joined_at": "2026-11-28T06:00:00Z",
             "left_at": "2026-11-28T06:30:00Z",
         },
@@ -296,6 +297,7 @@ async def test_exports_are_exact_and_for_organisers_only(
             "registration_id": scenario.kossi,
             "name": "Kossi Agbo",
             "source": "checkin",
+            "hub": "",
             "joined_at": "2026-11-28T06:02:00Z",
             "left_at": None,
         },
@@ -313,9 +315,9 @@ async def test_exports_are_exact_and_for_organisers_only(
     ]
     intervals_csv = await text(await client.get(f"{base}/intervals.csv", headers=organiser.headers))
     assert intervals_csv.splitlines()[:3] == [
-        "\ufeffperson,registration_id,name,source,joined_at,left_at",
-        f"1,{scenario.aicha},Aïcha Zinsou,zoom,2026-11-28T06:00:00Z,2026-11-28T06:30:00Z",
-        f"2,{scenario.kossi},Kossi Agbo,checkin,2026-11-28T06:02:00Z,",
+        "\ufeffperson,registration_id,name,source,hub,joined_at,left_at",
+        f"1,{scenario.aicha},Aïcha Zinsou,zoom,,2026-11-28T06:00:00Z,2026-11-28T06:30:00Z",
+        f"2,{scenario.kossi},Kossi Agbo,checkin,,2026-11-28T06:02:00Z,",
     ]
     for what in ("people.csv", "people.json", "intervals.csv", "intervals.json"):
         everything = await text(await client.get(f"{base}/{what}", headers=organiser.headers))
