@@ -57,6 +57,8 @@ ZOOM_ADDRESS = "127.0.0.3"  # where Zoom's deliveries come from in the served te
 ATTACKER_ADDRESS = "127.0.0.2"
 LIMIT_CLOCK = 1_000.0  # a fixed limiter clock: one window (16), 20 s to its end
 REDIS_DB = 9  # this file's own Redis database
+SIG = "x-zm-signature"
+TS = "x-zm-request-timestamp"
 
 
 # -- building apps and requests -------------------------------------------------------------------
@@ -243,10 +245,6 @@ def forgeries(now: dt.datetime) -> list[Attempt]:
         headers = with_headers(body, stamp, webhook_signature(WEBHOOK_SECRET, stamp, body))
         add("stale or future timestamp", body, headers, code="STALE_TIMESTAMP")
     return attempts
-
-
-SIG = "x-zm-signature"
-TS = "x-zm-request-timestamp"
 
 
 def tally(attempts: list[Attempt]) -> dict[str, int]:
