@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
@@ -22,17 +22,13 @@ blueprint = Blueprint("api_hubs", __name__, url_prefix="/api/v1/events")
 
 
 class AgendaIn(Strict):
+    """Either ``ics`` or ``url`` (checked by ``_ics``, so that the error names the field)."""
+
     ics: Annotated[str, Field(max_length=service.MAX_ICS_BYTES)] | None = None
     url: Annotated[str, Field(max_length=2000)] | None = None
     uids: Annotated[list[Annotated[str, Field(max_length=300)]], Field(max_length=2000)] | None = (
         None
     )
-
-    @model_validator(mode="after")
-    def _one_source(self) -> AgendaIn:
-        if (self.ics is None) == (self.url is None):
-            raise ValueError("give either ics (the file's text) or url")
-        return self
 
 
 class SessionOut(BaseModel):
@@ -50,6 +46,10 @@ class SessionList(BaseModel):
 
 
 async def _ics(data: AgendaIn) -> bytes:
+    if data.ics is not None and data.url is not None:
+        raise ValidationFailed("url: give either ics or url, not both", field="url")
+    if data.ics is None and data.url is None:
+        raise ValidationFailed("ics: give either ics (the file's text) or url", field="ics")
     if data.ics is not None:
         return data.ics.encode("utf-8")
     assert data.url is not None
