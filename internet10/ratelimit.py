@@ -1,6 +1,6 @@
 """Fixed-window rate limits: in-process by default, shared through Redis when configured (so
-several workers and hosts count together). A Redis failure lets requests through: limits protect
-the service, they must not take it down."""
+several workers and hosts count together). While Redis fails, each process counts on its own:
+limits protect the service, they must not take it down, nor vanish with Redis."""
 
 from __future__ import annotations
 
@@ -49,8 +49,12 @@ class InProcessLimiter:
 
 @dataclass
 class RedisLimiter:
+    """``fallback`` counts while Redis fails: each process on its own (a looser limit than the
+    shared one, never none), until Redis answers again."""
+
     redis: Redis
     clock: Callable[[], float] = time.time
+    fallback: InProcessLimiter = field(default_factory=InProcessLimiter)
 
     async def hit(self, limit: Limit, who: str) -> int | None:
         now = self.clock()
@@ -62,7 +66,7 @@ class RedisLimiter:
                 pipe.expire(key, limit.window_seconds + 1)
                 count, _ = await pipe.execute()
         except (RedisError, OSError):
-            return None
+            return await self.fallback.hit(limit, who)
         if int(count) > limit.per_window:
             return max(1, math.ceil((window + 1) * limit.window_seconds - now))
         return None
