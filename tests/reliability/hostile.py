@@ -103,7 +103,7 @@ class Problem:
 class Tally:
     requests: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)  # accepted / refused, by status
-    unnamed: list[str] = field(default_factory=list)  # 400/422 answers that name no field
+    unnamed: list[str] = field(default_factory=list)  # 400/422 on the generic error page
     problems: list[Problem] = field(default_factory=list)
     seconds: Counter[str] = field(default_factory=Counter)  # time spent per endpoint
 
@@ -171,9 +171,12 @@ async def judge(
     if marks := raw_marks(body):
         tally.problems.append(Problem(**{**where.__dict__, "what": f"unescaped {marks}"}))
     if status in (400, 422):
-        named = FIELD_MARK.findall(body)
-        if named:
-            tally.outcomes["400/422 naming a field"] += 1
+        if FIELD_MARK.search(body):
+            tally.outcomes["400/422 naming the field (data-field)"] += 1
+        elif 'role="alert"' in body:
+            tally.outcomes["400/422 with the form's own error message"] += 1
+        elif entry == "raw invalid UTF-8 bytes":
+            tally.outcomes["400 body not UTF-8 (no field to name)"] += 1
         else:
             tally.unnamed.append(f"{form.endpoint} [{name} <- {entry}]")
     if status in (301, 302, 303):

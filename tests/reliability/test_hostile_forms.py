@@ -46,7 +46,7 @@ async def test_every_form_field_survives_the_whole_corpus(
     print("\nhostile forms:", figures)
     print("slowest:", [(e, round(t, 1)) for e, t in tally.seconds.most_common(8)])
     unnamed = Counter(u.split(" ")[0] for u in tally.unnamed)
-    print("400/422 naming no field:", len(tally.unnamed), dict(unnamed.most_common()))
+    print("400/422 on the generic error page:", len(tally.unnamed), dict(unnamed.most_common()))
     for problem in tally.problems:
         print("PROBLEM", problem)
     assert [str(p) for p in tally.problems] == []
