@@ -24,7 +24,7 @@ from internet10.models import IdempotencyRecord, Job, Registration
 from tests.conftest import Staff
 from tests.live.helpers import new_event
 from tests.reliability.faults import Stopwatch, figures
-from tests.scaleout.procs import serving
+from tests.scaleout.procs import eventually, serving
 
 pytestmark = [pytest.mark.reliability]
 
@@ -142,6 +142,12 @@ async def test_the_app_killed_mid_burst_then_retries_with_the_same_keys_register
 
         clients = [asyncio.ensure_future(client()) for _ in range(AT_ONCE)]
         await asyncio.wait_for(acknowledged.wait(), 120)
+
+        async def lost_answers_committed() -> bool:
+            stored = {r.email for r in await _registrations(database)}
+            return {f"p{i}@example.org" for i in LOST} <= stored
+
+        await eventually(lost_answers_committed, within=60)
         await doomed.kill()  # SIGKILL: no handler runs, open connections drop
         await asyncio.gather(*clients)
     assert len(first) == PEOPLE

@@ -94,7 +94,7 @@ async def _mail_jobs(database: Database) -> list[Job]:
         return list(rows.all())
 
 
-async def test_smtp_down_half_an_hour_then_hung_loses_no_mail_and_sends_none_twice(
+async def test_smtp_down_20_minutes_then_hung_loses_no_mail_and_sends_none_twice(
     client: Client,
     organiser: Staff,
     database: Database,
@@ -158,10 +158,11 @@ async def test_smtp_down_half_an_hour_then_hung_loses_no_mail_and_sends_none_twi
     assert received == Counter({f"p{i}@example.org": 1 for i in range(PEOPLE)})
     assert len({m["Message-ID"] for m in server.inbox.messages}) == PEOPLE
     gaps = [round((b - a).total_seconds()) for a, b in itertools.pairwise(probes)]
-    # The server is tried less and less often (1, 2, 4 ... s apart), then about once a minute.
-    assert gaps[:6] == sorted(gaps[:6])
-    assert gaps[0] <= 1 + 4 * SPREAD_SECONDS
-    assert all(60 <= gap <= 60 + 4 * SPREAD_SECONDS for gap in gaps[7:]), gaps
+    # The server is tried less and less often: each probe comes once the gate reopens (after
+    # 1, 2, 4 ... up to 60 s) and within the few seconds the jobs come back over, plus this
+    # test's clock steps.
+    closed = [min(60, 2**k) for k in range(len(gaps))]
+    assert all(c <= gap <= c + 4 * SPREAD_SECONDS + 1 for c, gap in zip(closed, gaps, strict=True))
     figures(
         "SMTP down 20 min, then hung, then back",
         mails=PEOPLE,
