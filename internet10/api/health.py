@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from quart import Blueprint
+from quart_schema import document_response
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -13,13 +15,26 @@ from internet10.web import state
 blueprint = Blueprint("health", __name__)
 
 
+class Alive(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
+    failed: list[str] | None = None
+
+
 @blueprint.get("/healthz")
+@document_response(Alive, 200)
 async def healthz() -> dict[str, str]:
     """The process is alive and serving."""
     return {"status": "ok"}
 
 
 @blueprint.get("/readyz")
+@document_response(Readiness, 200)
+@document_response(Readiness, 503)
 async def readyz() -> tuple[dict[str, Any], int]:
     """The database and, when configured, Redis answer: 200, else 503 naming what failed."""
     st = state()

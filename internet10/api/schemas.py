@@ -60,5 +60,42 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
 
 
+def unstorable_text(data: object) -> tuple[str, str] | None:
+    """The dotted path (``""`` for the document itself) of the first string in decoded JSON that
+    no database column can hold, and why; None when every string can be kept.
+
+    JSON may spell half a surrogate pair (``"\\ud800"``), which UTF-8 cannot encode, and NUL
+    (``"\\u0000"``), which PostgreSQL's text refuses (SQLite keeps it): refused here, for every
+    field of every body, rather than by the database as a 500."""
+    stack: list[tuple[str, object]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            problem = _unstorable(value)
+            if problem:
+                return path, problem
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                where = f"{path}.{key}" if path else str(key)
+                problem = _unstorable(str(key))
+                if problem:
+                    return where, problem
+                stack.append((where, item))
+        elif isinstance(value, list):
+            for index in reversed(range(len(value))):
+                stack.append((f"{path}.{index}" if path else str(index), value[index]))
+    return None
+
+
+def _unstorable(text: str) -> str | None:
+    if "\x00" in text:
+        return "must not contain NUL characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (a lone surrogate escape is not)"
+    return None
+
+
 def iso_utc(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
