@@ -85,7 +85,7 @@ def _row_out(row: HubSession, zone: str) -> SessionOut:
 @validate_response(ErrorBody, 422)
 async def preview_sessions(event_id: int, data: AgendaIn) -> SessionList:
     """The upstream sessions in the hub's local time, with night sessions flagged (nothing kept)."""
-    principal = await current_principal()
+    principal = service.require_importer(await current_principal())  # before any fetch
     ics = await _ics(data)
     st = state()
     async with st.db.read() as db:
@@ -116,7 +116,7 @@ async def preview_sessions(event_id: int, data: AgendaIn) -> SessionList:
 @validate_response(ErrorBody, 422)
 async def import_sessions(event_id: int, data: AgendaIn) -> SessionList:
     """Keep the chosen upstream sessions (all when ``uids`` is omitted); re-importing updates."""
-    principal = await current_principal()
+    principal = service.require_importer(await current_principal())  # before any fetch
     ics = await _ics(data)
     st = state()
     async with st.db.write() as db:

@@ -48,8 +48,11 @@ async def sessions_page(event_id: int) -> str | WerkzeugResponse:
 
 
 @blueprint.post("/organiser/hubs/<int:event_id>/sessions/preview")
-async def sessions_preview(event_id: int) -> str | tuple[str, int]:
+async def sessions_preview(event_id: int) -> str | tuple[str, int] | WerkzeugResponse:
     principal = await current_principal()
+    if principal is None:
+        return redirect(url_for("staff.login_form"))
+    service.require_importer(principal)  # before the upload is read or the URL fetched
     form = await request.form
     files = await request.files
     st = state()

@@ -81,8 +81,14 @@ def parse_agenda(ics: bytes, hub_timezone: str) -> list[UpstreamSession]:
     return sessions
 
 
+def require_importer(principal: Principal | None) -> Principal:
+    """Who may preview and import a hub's upstream agenda: organisers. Edges check it before
+    they read an upload or fetch an agenda's URL (a fetch is made on the caller's behalf)."""
+    return require_organiser(principal)
+
+
 async def _hub(db: AsyncSession, principal: Principal | None, hub_id: int) -> Event:
-    require_organiser(principal)
+    require_importer(principal)
     hub = await db.scalar(select(Event).where(Event.id == hub_id).with_for_update())
     if hub is None:
         hub = await get_event(db, principal, hub_id)  # raises the 404
