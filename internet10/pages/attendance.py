@@ -29,11 +29,13 @@ from internet10.errors import NotFound
 from internet10.i18n import translator
 from internet10.pages.charts import Band, ChartWords, bars_svg, concurrency_svg
 from internet10.pages.documents import html_to_pdf, svg_to_png
+from internet10.pages.guard import name_invalid_fields
 from internet10.services import attendance_figures, live, reports
 from internet10.services.attendance_figures import EventFigures
 from internet10.web import current_principal, state
 
 blueprint = Blueprint("attendance", __name__)
+name_invalid_fields(blueprint)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 PRIVATE = {"Cache-Control": "private, no-store"}

@@ -28,6 +28,7 @@ from internet10.pages.applicant_form import (
     countries,
     read_applicant,
 )
+from internet10.pages.guard import name_invalid_fields
 from internet10.ratelimit import Limit, enforce
 from internet10.services import calendar, checkin, livestreams
 from internet10.services import events as events_service
@@ -36,6 +37,7 @@ from internet10.services import registration as service
 from internet10.web import current_principal, state, viewer_zone
 
 blueprint = Blueprint("attendee", __name__)
+name_invalid_fields(blueprint)
 
 PERSONAL_ENDPOINTS = frozenset(
     {"attendee.personal", "attendee.cancel", "attendee.personal_calendar", "attendee.join"}

@@ -17,11 +17,13 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from internet10.errors import Conflict, ValidationFailed
+from internet10.pages.guard import name_invalid_fields
 from internet10.services import booking as service
 from internet10.services.auth import Principal
 from internet10.web import current_principal, google_policy, state
 
 blueprint = Blueprint("booking", __name__)
+name_invalid_fields(blueprint)
 
 DONE = frozenset(
     {

@@ -18,12 +18,14 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from internet10.errors import Conflict, NotFound, ValidationFailed
 from internet10.pages.applicant_form import Form, chapter_choices, countries, read_applicant
+from internet10.pages.guard import name_invalid_fields
 from internet10.services import attendance_figures
 from internet10.services import checkin as service
 from internet10.services.auth import Principal
 from internet10.web import current_principal, state
 
 blueprint = Blueprint("checkin", __name__)
+name_invalid_fields(blueprint)
 
 DONE = frozenset({"checked-in", "already", "walk-in"})
 QUERY_MAX = 200

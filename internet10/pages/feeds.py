@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from quart import Blueprint, Response
 
+from internet10.pages.guard import name_invalid_fields
 from internet10.services import calendar
 from internet10.web import current_principal, state
 
 blueprint = Blueprint("feeds", __name__)
+name_invalid_fields(blueprint)
 
 ICS = "text/calendar; charset=utf-8"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from quart import g, request
+from quart import Blueprint, g, render_template, request
 from werkzeug.exceptions import NotFound
 
 from internet10.errors import ValidationFailed
@@ -40,3 +40,15 @@ async def refuse_unstorable_input(*, read_form: bool) -> None:
     if field is not None:
         g.invalid_field = field
         raise ValidationFailed(f"{field}: must not contain NUL characters", field=field)
+
+
+def name_invalid_fields(blueprint: Blueprint) -> None:
+    """The blueprint's pages answer a ValidationFailed no route caught with the error page
+    naming the field (the app-wide handler, shared with the JSON API, shows a generic page)."""
+
+    @blueprint.errorhandler(ValidationFailed)
+    async def _invalid(exc: ValidationFailed) -> tuple[str, int]:
+        if exc.field:
+            g.invalid_field = exc.field
+        html = await render_template("errors/error.html", status=exc.status, message=exc.message)
+        return html, exc.status

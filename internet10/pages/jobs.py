@@ -6,11 +6,13 @@ from quart import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from internet10.jobs.worker import retry_failed
+from internet10.pages.guard import name_invalid_fields
 from internet10.services import failed_jobs
 from internet10.services.auth import require_organiser
 from internet10.web import current_principal, state
 
 blueprint = Blueprint("jobs", __name__)
+name_invalid_fields(blueprint)
 
 NOTICES = frozenset({"retried", "gone"})
 

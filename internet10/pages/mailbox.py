@@ -8,9 +8,11 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from integrations.mail.mailbox import FileMailbox
 from internet10.errors import Forbidden
+from internet10.pages.guard import name_invalid_fields
 from internet10.web import current_principal, state
 
 blueprint = Blueprint("mailbox", __name__)
+name_invalid_fields(blueprint)
 
 
 @blueprint.get("/dev/mailbox")

@@ -9,10 +9,12 @@ from quart import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from internet10.errors import Forbidden, ValidationFailed
+from internet10.pages.guard import name_invalid_fields
 from internet10.services import qa, running
 from internet10.web import current_principal, state
 
 blueprint = Blueprint("moderation", __name__)
+name_invalid_fields(blueprint)
 
 ACTIONS = frozenset({"start", "end", "extend", "skip", "unskip"})
 QA_DONE = frozenset({"qa-open", "qa-close", *qa.ACTIONS})

@@ -9,11 +9,13 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from internet10.errors import Forbidden, ValidationFailed
 from internet10.models import EventStatus
+from internet10.pages.guard import name_invalid_fields
 from internet10.services import events as service
 from internet10.services.meetings import Overflow, capacity_warning, expected_people
 from internet10.web import current_principal, google_policy, meeting_policy, state
 
 blueprint = Blueprint("organiser", __name__)
+name_invalid_fields(blueprint)
 
 TARGETS = {
     "publish": EventStatus.PUBLISHED,

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from internet10.errors import Conflict, DomainError, ValidationFailed
 from internet10.models import Chapter, Event
+from internet10.pages.guard import name_invalid_fields
 from internet10.services import planning as service
 from internet10.services.auth import Principal
 from internet10.services.events import agenda_from_json
@@ -19,6 +20,7 @@ from internet10.web import current_principal, state
 from scheduler.planner import PlanResult, Proposal
 
 blueprint = Blueprint("planning", __name__)
+name_invalid_fields(blueprint)
 
 PAGE_TOP = 3
 

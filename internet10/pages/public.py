@@ -8,6 +8,7 @@ from quart import Blueprint, render_template, request, url_for
 from sqlalchemy import select
 
 from internet10.models import Chapter, EventKind, EventStatus
+from internet10.pages.guard import name_invalid_fields
 from internet10.services import events as service
 from internet10.services import hubs as hubs_service
 from internet10.services import live as live_events
@@ -15,6 +16,7 @@ from internet10.services import livestreams, running
 from internet10.web import current_principal, state, viewer_zone
 
 blueprint = Blueprint("public", __name__)
+name_invalid_fields(blueprint)
 
 
 @blueprint.app_template_global()

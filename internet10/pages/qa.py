@@ -29,6 +29,7 @@ from internet10.errors import (
     ValidationFailed,
 )
 from internet10.models import Chapter, Event, EventKind, Question, Registration, Slot
+from internet10.pages.guard import name_invalid_fields
 from internet10.ratelimit import Limit, enforce
 from internet10.services import qa
 from internet10.services import registration as registrations
@@ -36,6 +37,7 @@ from internet10.services.events import event_slots, get_event
 from internet10.web import current_principal, state, viewer_zone
 
 blueprint = Blueprint("qa", __name__)
+name_invalid_fields(blueprint)
 
 Page = str | tuple[str, int] | tuple[str, int, dict[str, str]] | WerkzeugResponse
 Form = MultiDict[str, str]

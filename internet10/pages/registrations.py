@@ -9,12 +9,14 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from internet10.errors import Conflict, NotFound
 from internet10.models import Registration, RegistrationStatus
+from internet10.pages.guard import name_invalid_fields
 from internet10.services import events as events_service
 from internet10.services import registration as service
 from internet10.services.auth import Principal
 from internet10.web import current_principal, state
 
 blueprint = Blueprint("registrations", __name__)
+name_invalid_fields(blueprint)
 
 DONE = frozenset({"cancel", "restore"})
 FILTERS = frozenset(s.value for s in RegistrationStatus)

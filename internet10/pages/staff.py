@@ -8,11 +8,13 @@ from quart_auth import AuthUser, login_user, logout_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from internet10.errors import NotAuthenticated, ValidationFailed
+from internet10.pages.guard import name_invalid_fields
 from internet10.services import auth
 from internet10.services import events as events_service
 from internet10.web import current_principal, state
 
 blueprint = Blueprint("staff", __name__)
+name_invalid_fields(blueprint)
 
 
 @blueprint.get("/login")
