@@ -47,17 +47,25 @@ class InProcessLimiter:
         return None
 
 
+REDIS_AGAIN_AFTER_SECONDS = 10.0
+
+
 @dataclass
 class RedisLimiter:
     """``fallback`` counts while Redis fails: each process on its own (a looser limit than the
-    shared one, never none), until Redis answers again."""
+    shared one, never none). After a failure, Redis is tried again only after
+    ``REDIS_AGAIN_AFTER_SECONDS``, so a Redis that hangs costs one timeout per interval, not one
+    per request."""
 
     redis: Redis
     clock: Callable[[], float] = time.time
     fallback: InProcessLimiter = field(default_factory=InProcessLimiter)
+    _redis_again_at: float = field(default=float("-inf"), init=False, repr=False)
 
     async def hit(self, limit: Limit, who: str) -> int | None:
         now = self.clock()
+        if now < self._redis_again_at:
+            return await self.fallback.hit(limit, who)
         window = int(now // limit.window_seconds)
         key = f"internet10:rl:{limit.name}:{who}:{window}"
         try:
@@ -66,6 +74,7 @@ class RedisLimiter:
                 pipe.expire(key, limit.window_seconds + 1)
                 count, _ = await pipe.execute()
         except (RedisError, OSError):
+            self._redis_again_at = self.clock() + REDIS_AGAIN_AFTER_SECONDS
             return await self.fallback.hit(limit, who)
         if int(count) > limit.per_window:
             return max(1, math.ceil((window + 1) * limit.window_seconds - now))

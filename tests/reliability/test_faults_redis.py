@@ -10,6 +10,7 @@ limits still hold (each process counts alone), both streams get every live event
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from sqlalchemy import func, select
 
 from internet10.db import Database
 from internet10.models import Question, Role, Vote
+from internet10.ratelimit import REDIS_AGAIN_AFTER_SECONDS, Limit, RedisLimiter
 from tests.conftest import Staff, make_staff
 from tests.live.helpers import START, new_event, rows, slot_ids
 from tests.live.processes import PrivateRedis
@@ -235,3 +237,39 @@ async def test_redis_down_30_s_during_live_qa_loses_nothing_and_sends_nothing_tw
 
 async def _caught_up(reader: Reader, stored: list[int]) -> bool:
     return reader.ids[: len(stored)] == stored
+
+
+async def test_a_hung_redis_costs_the_rate_limits_one_timeout_not_one_per_request() -> None:
+    """Redis accepts connections and never answers (a stopped process, a network black hole):
+    the first request waits for the client's timeout, then the limits count in the process
+    without asking Redis for ``REDIS_AGAIN_AFTER_SECONDS``."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    redis = Redis.from_url(
+        f"redis://127.0.0.1:{port}/0", socket_timeout=0.5, socket_connect_timeout=0.5
+    )
+    limiter = RedisLimiter(redis)
+    limit = Limit("qa-question", QUESTION_LIMIT)
+    timings: list[float] = []
+    answers: list[int | None] = []
+    try:
+        for _ in range(QUESTION_LIMIT + 2):
+            started = time.monotonic()
+            answers.append(await limiter.hit(limit, "registration:1"))
+            timings.append(time.monotonic() - started)
+    finally:
+        await redis.aclose()
+        listener.close()
+    assert timings[0] >= 0.5  # the one timeout
+    assert max(timings[1:]) < 0.1  # then no more waiting on Redis
+    assert answers[:QUESTION_LIMIT] == [None] * QUESTION_LIMIT  # counted in the process...
+    assert all(wait is not None for wait in answers[QUESTION_LIMIT:])  # ...and limited there
+    figures(
+        "Redis hung, rate limits",
+        first_request_s=round(timings[0], 2),
+        later_requests_max_s=round(max(timings[1:]), 3),
+        limited=sum(1 for wait in answers if wait is not None),
+        redis_again_after_s=REDIS_AGAIN_AFTER_SECONDS,
+    )
