@@ -7,11 +7,13 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from integrations.agenda import AgendaFetchError, fetch_agenda
 from internet10.errors import Forbidden, ValidationFailed
+from internet10.pages.guard import name_invalid_fields
 from internet10.services import hubs as service
 from internet10.services.events import get_event
 from internet10.web import current_principal, google_policy, state
 
 blueprint = Blueprint("hubs", __name__)
+name_invalid_fields(blueprint)
 
 
 @blueprint.get("/hubs")
