@@ -4,6 +4,7 @@ limits protect the service, they must not take it down, nor vanish with Redis.""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -75,6 +76,10 @@ class RedisLimiter:
                 count, _ = await pipe.execute()
         except (RedisError, OSError):
             self._redis_again_at = self.clock() + REDIS_AGAIN_AFTER_SECONDS
+            # The pool's idle connections are likely as dead as this one (Redis restarted):
+            # drop them, or the first try after the pause would meet one and fail again.
+            with contextlib.suppress(RedisError, OSError):
+                await self.redis.connection_pool.disconnect(inuse_connections=False)
             return await self.fallback.hit(limit, who)
         if int(count) > limit.per_window:
             return max(1, math.ceil((window + 1) * limit.window_seconds - now))

@@ -190,12 +190,23 @@ async def test_redis_down_30_s_during_live_qa_loses_nothing_and_sends_nothing_tw
             await redis_server.start()
             down = False
 
-            # Redis back: the limits count there again; changes keep flowing.
+            # Redis back: changes keep flowing.
             last = await ask(http, b.base, people[0], "Après la panne ?")
             await approve(http, a.base, last)
             await vote(http, b.base, people[2], last)
+            last_limited_on_b = time.monotonic()  # its limiter's last failure is before this
             votes[last] += 1
             asked.append(last)
+            stored = [row[0] for row in await rows(database, event_id)][before:]
+            for reader in readers:
+                await eventually(lambda reader=reader: _caught_up(reader, stored), within=20)
+            # The limits count in Redis again once each process asks it again (10 s after
+            # its last failure at the latest): a question then is counted there.
+            await asyncio.sleep(
+                max(2.5, last_limited_on_b + REDIS_AGAIN_AFTER_SECONDS + 0.5 - time.monotonic())
+            )  # also a heartbeat more, for anything that would arrive twice
+            counted_in_redis = await ask(http, b.base, people[3], "Comptée dans Redis ?")
+            asked.append(counted_in_redis)
             stored = [row[0] for row in await rows(database, event_id)][before:]
             for reader in readers:
                 await eventually(lambda reader=reader: _caught_up(reader, stored), within=20)
@@ -206,7 +217,7 @@ async def test_redis_down_30_s_during_live_qa_loses_nothing_and_sends_nothing_tw
         keys = Redis.from_url(redis_server.url)
         try:
             counted = await keys.keys(
-                f"internet10:rl:qa-question:registration:{people[0].registration_id}:*"
+                f"internet10:rl:qa-question:registration:{people[3].registration_id}:*"
             )
         finally:
             await keys.aclose()
