@@ -14,6 +14,7 @@ from quart_auth import QuartAuth
 from quart_babel import Babel
 from quart_schema import QuartSchema, RequestSchemaValidationError, hide
 from redis.asyncio import Redis
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, NotFound
 
 from internet10 import __doc__ as about
@@ -30,9 +31,11 @@ from internet10.api import registrations as api_registrations
 from internet10.api import running as api_running
 from internet10.api import slots as api_slots
 from internet10.api import webhooks as api_webhooks
+from internet10.api.openapi import APIDocument
+from internet10.api.schemas import unstorable_text
 from internet10.broker import Broker, end_streams_on_signals
 from internet10.db import Database
-from internet10.errors import DomainError
+from internet10.errors import DomainError, ValidationFailed
 from internet10.pages import attendance as attendance_pages
 from internet10.pages import attendee as attendee_pages
 from internet10.pages import booking as booking_pages
@@ -124,6 +127,21 @@ class JSONRequest(Request):
             f"The request body is not valid JSON: {error}"[:300], code="MALFORMED_BODY"
         )
 
+    async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        try:
+            data = await super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:  # json's parser recurses once per level
+            raise DomainError(
+                "The request body is nested too deeply.", code="MALFORMED_BODY"
+            ) from None
+        unstorable = unstorable_text(data)
+        if unstorable is not None:
+            field, problem = unstorable
+            if not field:
+                raise DomainError(f"The request body {problem}.", code="MALFORMED_BODY")
+            raise ValidationFailed(f"{field}: {problem}", field=field)
+        return data
+
 
 def create_app(settings: Settings, *, dependencies: Dependencies | None = None) -> Quart:
     deps = dependencies or Dependencies()
@@ -151,6 +169,7 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
         app,
         info={"title": "Internet10 API", "version": "1", "description": (about or "").strip()},
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        openapi_provider_class=APIDocument,
     )
     Babel(
         app,
@@ -322,6 +341,21 @@ def create_app(settings: Settings, *, dependencies: Dependencies | None = None) 
         if status == 400 and "csrf" in type(exc).__name__.lower():
             code = "CSRF_FAILED"
         return await _error(status, code, exc.description or exc.name or "Error")
+
+    @app.errorhandler(DBAPIError)
+    async def _database(exc: DBAPIError) -> Any:
+        if not exc.connection_invalidated:
+            return await _unexpected(exc)
+        # The connection died under the request (a failover, a restart, a terminated backend):
+        # its transaction rolled back, nothing of it was stored, and the pool replaces the
+        # connection. Retrying is safe (with the same Idempotency-Key where the route takes one).
+        log.warning("database connection lost on %s %s: %s", request.method, request.path, exc.orig)
+        body, status = await _error(
+            503,
+            "DATABASE_UNAVAILABLE",
+            "The database connection was lost; nothing was changed. Please try again.",
+        )
+        return body, status, {"Retry-After": "1"}
 
     @app.errorhandler(Exception)
     async def _unexpected(exc: Exception) -> Any:
