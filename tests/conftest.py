@@ -22,12 +22,16 @@ from internet10.app import create_app
 from internet10.db import Database
 from internet10.migrate import upgrade
 from internet10.models import Base, Role
+from internet10.security import lower_password_cost_for_tests
 from internet10.services import auth
 from internet10.settings import Settings, load_settings
 from internet10.state import Dependencies
 from tests.netguard import LoopbackGuard
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Cheap argon2 for the thousands of accounts the suite makes and signs in to (0.2 s each, else):
+# tests/test_security.py checks that the service itself keeps the full cost.
+lower_password_cost_for_tests()
 TEST_DATABASE = os.environ.get("INTERNET10_TEST_DATABASE", "sqlite")
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
