@@ -102,33 +102,39 @@ imports: $(STAMP)
 	@echo "==> imports: import-linter contracts"
 	$(VENV)/bin/lint-imports
 
-# The SQLite and PostgreSQL passes run side by side (each with its own PostgreSQL and Redis, so
-# their keys and pub/sub channels never meet): on a 2-core machine the pair takes little more
-# than the longer one. The target fails if either does. The browser tests (marked `browser`) run
-# once, in the SQLite pass: they test pages, not the database; the fuzzing and fault tests (marked
-# `reliability`, docs/reliability.md) run once, in the PostgreSQL pass: production's database.
+# Three lanes run side by side, each with its own PostgreSQL and Redis (keys and pub/sub channels
+# never meet): the whole suite on SQLite, with the browser tests (marked `browser`: they test
+# pages, not the database); the whole suite on PostgreSQL, production's database; and, also on
+# PostgreSQL, the fuzzing, hostile-input, attack and fault tests (marked `reliability`,
+# docs/reliability.md), run once. Each lane waits on servers, subprocesses and timers for much of
+# its time, so three fill a 2-core machine better than two. The target fails if any lane does;
+# each log ends with its 15 slowest tests.
+LANES := sqlite postgresql reliability
+
 test: install browser-deps lint typecheck imports
-	@trap '$(SERVICES) stop $(SERVICES_DIR); $(SERVICES) stop $(SERVICES_DIR)-sqlite' EXIT; \
+	@trap 'for lane in $(LANES); do $(SERVICES) stop $(SERVICES_DIR)-$$lane; done' EXIT; \
 	trap 'exit 130' INT TERM; \
-	echo "==> services: PostgreSQL + Redis for each pass ($(SERVICES_DIR), $(SERVICES_DIR)-sqlite)"; \
-	$(SERVICES) start $(SERVICES_DIR) >/dev/null; \
-	$(SERVICES) start $(SERVICES_DIR)-sqlite >/dev/null; \
+	echo "==> services: PostgreSQL + Redis for each lane, in $(SERVICES_DIR)-<lane>"; \
+	for lane in $(LANES); do $(SERVICES) start $(SERVICES_DIR)-$$lane >/dev/null; done; \
 	export INTERNET10_TEST_AXE="$(CURDIR)/$(BROWSER_DIR)/node_modules/axe-core/axe.min.js"; \
-	echo "==> pytest: SQLite (and the browser tests) and PostgreSQL, side by side"; \
-	( . $(SERVICES_DIR)-sqlite/env; INTERNET10_TEST_DATABASE=sqlite \
-		$(VENV)/bin/pytest -q -p no:cacheprovider -m "not reliability" >var/pytest-sqlite.log 2>&1; \
-		echo $$? >var/pytest-sqlite.rc ) & \
-	( . $(SERVICES_DIR)/env; INTERNET10_TEST_DATABASE=postgresql \
-		$(VENV)/bin/pytest -q -p no:cacheprovider -m "not browser" >var/pytest-postgresql.log 2>&1; \
-		echo $$? >var/pytest-postgresql.rc ) & \
+	echo "==> pytest: $(LANES), side by side"; \
+	lane() { \
+		( . $(SERVICES_DIR)-$$1/env; INTERNET10_TEST_DATABASE=$$2 \
+			$(VENV)/bin/pytest -q -p no:cacheprovider --durations=15 -m "$$3" \
+				>var/pytest-$$1.log 2>&1; \
+			echo $$? >var/pytest-$$1.rc ) & \
+	}; \
+	lane sqlite sqlite "not reliability"; \
+	lane postgresql postgresql "not browser and not reliability"; \
+	lane reliability postgresql "reliability"; \
 	wait; \
 	failed=""; \
-	for db in sqlite postgresql; do \
-		echo "==> pytest: $$db"; cat var/pytest-$$db.log; \
-		[ "$$(cat var/pytest-$$db.rc)" = 0 ] || failed="$$failed $$db"; \
+	for lane in $(LANES); do \
+		echo "==> pytest: $$lane"; cat var/pytest-$$lane.log; \
+		[ "$$(cat var/pytest-$$lane.rc)" = 0 ] || failed="$$failed $$lane"; \
 	done; \
 	echo "==> services: stop"; \
-	if [ -n "$$failed" ]; then echo "==> FAILED: pytest on$$failed"; exit 1; fi; \
+	if [ -n "$$failed" ]; then echo "==> FAILED: pytest lanes:$$failed"; exit 1; fi; \
 	echo "==> all checks passed"
 
 # The README's screenshots (docs/screenshots/), taken by the browser tests when asked; `make test`
