@@ -104,7 +104,8 @@ imports: $(STAMP)
 
 # Three lanes run side by side, each with its own PostgreSQL and Redis (keys and pub/sub channels
 # never meet): the whole suite on SQLite, with the browser tests (marked `browser`: they test
-# pages, not the database); the whole suite on PostgreSQL, production's database; and, also on
+# pages, not the database); the suite on PostgreSQL, production's database, but for the tests
+# that use no database (marked `unit` or `dbfree`: run once is enough); and, also on
 # PostgreSQL, the fuzzing, hostile-input, attack and fault tests (marked `reliability`,
 # docs/reliability.md), run once. Each lane waits on servers, subprocesses and timers for much of
 # its time, so three fill a 2-core machine better than two. The target fails if any lane does;
@@ -125,7 +126,7 @@ test: install browser-deps lint typecheck imports
 			echo $$? >var/pytest-$$1.rc ) & \
 	}; \
 	lane sqlite sqlite "not reliability"; \
-	lane postgresql postgresql "not browser and not reliability"; \
+	lane postgresql postgresql "not browser and not reliability and not unit and not dbfree"; \
 	lane reliability postgresql "reliability"; \
 	wait; \
 	failed=""; \

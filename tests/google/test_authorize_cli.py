@@ -20,7 +20,7 @@ from integrations.google.standin import GoogleStandIn
 from tests.clock import Clock
 from tests.google.conftest import make_youtube
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.dbfree]
 
 CLI = [sys.executable, "-m", "tests.guarded_cli"]
 REPO = Path(__file__).resolve().parents[2]

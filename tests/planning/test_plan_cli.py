@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.dbfree]
 
 CLI = [sys.executable, "-m", "internet10.cli", "plan"]
 
