@@ -103,13 +103,14 @@ imports: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 # Three lanes run side by side, each with its own PostgreSQL and Redis (keys and pub/sub channels
-# never meet): the whole suite on SQLite, with the browser tests (marked `browser`: they test
-# pages, not the database); the suite on PostgreSQL, production's database, but for the tests
-# that use no database (marked `unit` or `dbfree`: run once is enough); and, also on
+# never meet): the whole suite on SQLite; the suite on PostgreSQL, production's database, but for
+# the tests that use no database (marked `unit` or `dbfree`: run once is enough); and, also on
 # PostgreSQL, the fuzzing, hostile-input, attack and fault tests (marked `reliability`,
-# docs/reliability.md), run once. Each lane waits on servers, subprocesses and timers for much of
-# its time, so three fill a 2-core machine better than two. The target fails if any lane does;
-# each log ends with its 15 slowest tests.
+# docs/reliability.md) and the browser tests (marked `browser`: they test pages, not the
+# database), each run once. Each lane waits on servers, subprocesses and timers for much of its
+# time, so three fill a 2-core machine better than two; the browser tests sit in the third lane
+# to even the lanes out. The target fails if any lane does; each log ends with its 15 slowest
+# tests.
 LANES := sqlite postgresql reliability
 
 test: install browser-deps lint typecheck imports
@@ -125,9 +126,9 @@ test: install browser-deps lint typecheck imports
 				>var/pytest-$$1.log 2>&1; \
 			echo $$? >var/pytest-$$1.rc ) & \
 	}; \
-	lane sqlite sqlite "not reliability"; \
+	lane sqlite sqlite "not reliability and not browser"; \
 	lane postgresql postgresql "not browser and not reliability and not unit and not dbfree"; \
-	lane reliability postgresql "reliability"; \
+	lane reliability postgresql "reliability or browser"; \
 	wait; \
 	failed=""; \
 	for lane in $(LANES); do \
